@@ -1,0 +1,146 @@
+"""The one checkpoint format and its validating loader: safetensors weights plus a JSON card.
+
+    save_checkpoint(G, "checkpoints/cgan-mnist", {"dataset": "mnist-10k", ...})
+    G, card = load_checkpoint("checkpoints/cgan-mnist")   # eval mode, gradients off
+
+Nothing here unpickles or imports anything named by a file: the card's class name must be in the
+registry, and the weights must match that class's parameters name for name and shape for shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from models import MODEL_CLASSES
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and what is wrong."""
+
+
+def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
+    """``(weights, card)`` for a path given with or without its extension."""
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
+    return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
+
+
+def constructor_args(model: nn.Module) -> dict[str, Any]:
+    """The constructor arguments of ``model``, read back from the attributes it keeps them in."""
+    params = [p for p in inspect.signature(type(model).__init__).parameters if p != "self"]
+    return {p: list(v) if isinstance(v := getattr(model, p), tuple) else v for p in params}
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, card: dict[str, Any]) -> dict[str, Any]:
+    """Writes ``path``.safetensors and ``path``.json atomically; returns the full card."""
+    weights_path, card_path = checkpoint_paths(path)
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = weights_path.with_name(f".{weights_path.name}.tmp")
+    save_file(tensors, str(tmp), metadata={"format_version": str(FORMAT_VERSION)})
+    os.replace(tmp, weights_path)
+    full = {
+        "name": weights_path.name.removesuffix(".safetensors"),
+        "format_version": FORMAT_VERSION,
+        "class_name": type(model).__name__,
+        "family": getattr(model, "family", None),
+        "kwargs": constructor_args(model),
+        **card,
+        "sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest(),
+    }
+    atomic_write_bytes(card_path, (json.dumps(full, indent=2) + "\n").encode())
+    return full
+
+
+def update_card(path: str | Path, **fields: Any) -> dict[str, Any]:
+    """Merges ``fields`` into an existing card (used by evaluation to record metrics)."""
+    _, card_path = checkpoint_paths(path)
+    card = json.loads(card_path.read_text()) | fields
+    atomic_write_bytes(card_path, (json.dumps(card, indent=2) + "\n").encode())
+    return card
+
+
+def read_card(path: str | Path) -> dict[str, Any]:
+    """Reads and checks a card without touching the weights."""
+    _, card_path = checkpoint_paths(path)
+    try:
+        card = json.loads(card_path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{card_path}: card file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{card_path}: card is not valid JSON ({e})") from None
+    if not isinstance(card, dict):
+        raise CheckpointError(f"{card_path}: card must be a JSON object")
+    if card.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{card_path}: format_version {card.get('format_version')!r}, this loader reads {FORMAT_VERSION}"
+        )
+    if card.get("class_name") not in MODEL_CLASSES:
+        raise CheckpointError(
+            f"{card_path}: unknown class_name {card.get('class_name')!r}; known: {sorted(MODEL_CLASSES)}"
+        )
+    if not isinstance(card.get("kwargs"), dict):
+        raise CheckpointError(f"{card_path}: 'kwargs' must be an object of constructor arguments")
+    return card
+
+
+def load_checkpoint(
+    path: str | Path, device: torch.device | str = "cpu", expected_class: type[nn.Module] | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Builds the model the card names, loads and checks its weights; returns ``(model, card)``."""
+    weights_path, card_path = checkpoint_paths(path)
+    card = read_card(path)
+    cls = MODEL_CLASSES[card["class_name"]]
+    if expected_class is not None and not issubclass(cls, expected_class):
+        raise CheckpointError(f"{card_path}: holds a {cls.__name__}, expected a {expected_class.__name__}")
+    try:
+        model = cls(**card["kwargs"])
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{card_path}: constructor arguments do not fit {cls.__name__} ({e})") from None
+
+    if not weights_path.is_file():
+        raise CheckpointError(f"{weights_path}: weights file not found")
+    data = weights_path.read_bytes()
+    if "sha256" in card and hashlib.sha256(data).hexdigest() != card["sha256"]:
+        raise CheckpointError(f"{weights_path}: sha256 does not match the card (corrupt or replaced file)")
+    try:
+        tensors = load_file(str(weights_path))
+    except Exception as e:  # safetensors raises its own error types for truncated or garbled files
+        raise CheckpointError(f"{weights_path}: unreadable safetensors file ({e})") from None
+
+    expected = model.state_dict()
+    missing = sorted(expected.keys() - tensors.keys())
+    unexpected = sorted(tensors.keys() - expected.keys())
+    wrong = [
+        f"{k} {tuple(tensors[k].shape)} != {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in tensors and tensors[k].shape != v.shape
+    ]
+    if missing or unexpected or wrong:
+        raise CheckpointError(
+            f"{weights_path}: weights do not match {cls.__name__}: "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shapes {wrong[:5]}"
+        )
+    non_finite = [k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if non_finite:
+        raise CheckpointError(f"{weights_path}: non-finite values in {non_finite[:5]}")
+    model.load_state_dict(tensors)
+    model.to(device).eval().requires_grad_(False)
+    return model, card

@@ -1,0 +1,117 @@
+"""What the four generator families share: seeded latents, sampling, weight initialisation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Latents:
+    """Everything a generator's forward pass takes, one row per image."""
+
+    z: torch.Tensor
+    labels: torch.Tensor | None = None  # CGAN: class index per image
+    categories: torch.Tensor | None = None  # InfoGAN: categorical code per image
+    codes: torch.Tensor | None = None  # InfoGAN: continuous codes, shape (n, num_continuous)
+
+    def to(self, device: torch.device | str) -> Latents:
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return Latents(move(self.z), move(self.labels), move(self.categories), move(self.codes))
+
+    def __len__(self) -> int:
+        return self.z.shape[0]
+
+
+class Generator(nn.Module):
+    """Base of every generator: images in [-1, 1] of shape ``img_shape`` from seeded latents.
+
+    Subclasses set the dimension attributes in ``__init__`` and implement ``forward``.
+    """
+
+    family: ClassVar[str]
+    z_dim: int
+    img_shape: tuple[int, int, int]
+    num_classes: int = 0  # > 0 for a class-conditional generator
+    num_categories: int = 0  # > 0 for InfoGAN's categorical code
+    num_continuous: int = 0  # InfoGAN's continuous codes, uniform on [-1, 1]
+
+    def forward(self, latents: Latents) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def prior(self, n: int, generator: torch.Generator | None = None) -> Latents:
+        """Draws ``n`` latents from the priors, in a fixed order: z, then label, category, codes."""
+        z = torch.randn(n, self.z_dim, generator=generator)
+        labels = categories = codes = None
+        if self.num_classes:
+            labels = torch.randint(self.num_classes, (n,), generator=generator)
+        if self.num_categories:
+            categories = torch.randint(self.num_categories, (n,), generator=generator)
+        if self.num_continuous:
+            codes = torch.rand(n, self.num_continuous, generator=generator) * 2 - 1
+        return Latents(z, labels, categories, codes)
+
+    def latents_for_seeds(self, seeds: Sequence[int]) -> Latents:
+        """One latent per seed, each from its own generator: seed s always gives the same image.
+
+        >>> G.latents_for_seeds([3, 4])  # row 1 equals G.latents_for_seeds([4]) row 0
+        """
+        rows = [self.prior(1, torch.Generator().manual_seed(int(s))) for s in seeds]
+        cat = lambda ts: None if ts[0] is None else torch.cat(ts)  # noqa: E731
+        return Latents(*(cat([getattr(r, f) for r in rows]) for f in ("z", "labels", "categories", "codes")))
+
+    @torch.inference_mode()
+    def sample(
+        self,
+        n: int,
+        labels: torch.Tensor | None = None,
+        categories: torch.Tensor | None = None,
+        codes: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``n`` images in [-1, 1]; what is not given is drawn from its prior with ``generator``."""
+        latents = self.prior(n, generator)
+        if labels is not None:
+            latents.labels = labels
+        if categories is not None:
+            latents.categories = categories
+        if codes is not None:
+            latents.codes = codes
+        device = next(self.parameters()).device
+        return self(latents.to(device))
+
+
+def one_hot(index: torch.Tensor, n: int) -> torch.Tensor:
+    return nn.functional.one_hot(index.long(), n).float()
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """The DCGAN paper's initialisation: N(0, 0.02) weights, BN scale N(1, 0.02)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def upsample_block(c_in: int, c_out: int) -> nn.Sequential:
+    """Transposed convolution doubling the resolution, then batch norm and ReLU."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)
+    )
+
+
+def downsample_block(c_in: int, c_out: int, batch_norm: bool = True) -> nn.Sequential:
+    """Strided convolution halving the resolution, then (optionally) batch norm and LeakyReLU."""
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not batch_norm)]
+    if batch_norm:
+        layers.append(nn.BatchNorm2d(c_out))
+    layers.append(nn.LeakyReLU(0.2, True))
+    return nn.Sequential(*layers)

@@ -1,0 +1,63 @@
+"""GAN (Goodfellow et al. 2014): an MLP generator and a maxout MLP discriminator with dropout."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from models.common import Generator, Latents
+
+
+class GanGenerator(Generator):
+    """MLP generator: ReLU hidden layers, tanh output (pixels in [-1, 1])."""
+
+    family = "gan"
+
+    def __init__(self, z_dim: int = 100, img_shape: tuple[int, int, int] = (1, 28, 28),
+                 hidden: tuple[int, ...] = (256, 512, 1024)) -> None:
+        super().__init__()
+        self.z_dim, self.img_shape, self.hidden = z_dim, tuple(img_shape), tuple(hidden)
+        layers: list[nn.Module] = []
+        width = z_dim
+        for h in self.hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(True)]
+            width = h
+        layers += [nn.Linear(width, math.prod(self.img_shape)), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, latents: Latents) -> torch.Tensor:
+        return self.net(latents.z).view(-1, *self.img_shape)
+
+
+class Maxout(nn.Module):
+    """A linear layer whose units each output the max of ``pieces`` affine pieces."""
+
+    def __init__(self, in_features: int, out_features: int, pieces: int) -> None:
+        super().__init__()
+        self.out_features, self.pieces = out_features, pieces
+        self.linear = nn.Linear(in_features, out_features * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x).view(-1, self.out_features, self.pieces).amax(dim=2)
+
+
+class GanDiscriminator(nn.Module):
+    """Maxout MLP with dropout, ending in one logit (the paper's MNIST discriminator)."""
+
+    def __init__(self, img_shape: tuple[int, int, int] = (1, 28, 28), hidden: tuple[int, ...] = (240, 240),
+                 pieces: int = 5, dropout: float = 0.5, input_dropout: float = 0.2) -> None:
+        super().__init__()
+        self.img_shape, self.hidden, self.pieces = tuple(img_shape), tuple(hidden), pieces
+        self.dropout, self.input_dropout = dropout, input_dropout
+        layers: list[nn.Module] = [nn.Flatten(), nn.Dropout(input_dropout)]
+        width = math.prod(self.img_shape)
+        for h in self.hidden:
+            layers += [Maxout(width, h, pieces), nn.Dropout(dropout)]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+import torch
+
+from models import DigitClassifier
+from models.checkpoint import load_checkpoint
+from training.data import load_dataset, to_unit_range
+from training.evaluate import category_accuracy, classify, digit_shares, frechet_distance, label_accuracy
+
+
+@pytest.fixture(scope="module")
+def classifier(repo_root=None):
+    from tests.conftest import REPO_ROOT
+
+    model, card = load_checkpoint(REPO_ROOT / "checkpoints" / "classifier-mnist", expected_class=DigitClassifier)
+    return model
+
+
+def test_real_test_digits_get_near_perfect_label_accuracy(classifier):
+    images, labels = load_dataset("mnist-10k", "test")
+    _, preds = classify(classifier, to_unit_range(images))
+    assert label_accuracy(preds, labels.numpy())["label_accuracy"] >= 0.98
+
+
+def test_frechet_distance_known_cases():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4000, 4))
+    assert frechet_distance(a, a) == pytest.approx(0, abs=1e-6)
+    shifted = a + np.array([3.0, 0, 0, 0])
+    assert frechet_distance(a, shifted) == pytest.approx(9.0, rel=1e-3)  # |mean difference|^2
+    scaled = a * 2
+    # same means, covariance 4x: trace(C + 4C - 2 * 2C) = trace(C) ~ 4
+    assert frechet_distance(a, scaled) == pytest.approx(4.0, rel=0.05)
+
+
+def test_category_accuracy_finds_the_best_matching():
+    categories = np.repeat(np.arange(10), 50)
+    permutation = np.array([3, 1, 4, 0, 5, 9, 2, 6, 8, 7])
+    preds = permutation[categories]
+    result = category_accuracy(preds, categories)
+    assert result["category_accuracy"] == 1.0 and result["category_to_digit"] == permutation.tolist()
+    preds[:50] = 7  # category 0's samples all read as 7, which category 9 already owns
+    assert category_accuracy(preds, categories)["category_accuracy"] == pytest.approx(0.9)
+
+
+def test_digit_shares():
+    shares = digit_shares(np.array([0, 0, 1, 2]))
+    assert shares["digit_share_max"] == 0.5 and shares["digit_share_min"] == 0.0
+
+
+def test_real_digits_separate_from_noise_in_frechet_distance(classifier):
+    images, _ = load_dataset("mnist-10k", "test")
+    real = to_unit_range(images)
+    noise = torch.rand_like(real) * 2 - 1
+    fa, _ = classify(classifier, real[:500])
+    fb, _ = classify(classifier, real[500:])
+    fn, _ = classify(classifier, noise[:500])
+    assert frechet_distance(fa, fb) * 10 < frechet_distance(fa, fn)

@@ -1,0 +1,83 @@
+import pytest
+import torch
+
+from models import FAMILIES, Generator
+
+TINY = {
+    "gan": ({"z_dim": 8, "hidden": [16, 32]}, {"hidden": [16], "pieces": 2}),
+    "dcgan": ({"z_dim": 8, "base_channels": 4}, {"base_channels": 4}),
+    "cgan": ({"z_dim": 8, "base_channels": 4}, {"base_channels": 4}),
+    "infogan": ({"z_dim": 8, "base_channels": 4}, {"base_channels": 4, "hidden": 16}),
+}
+
+
+def tiny(family: str) -> tuple[Generator, torch.nn.Module]:
+    torch.manual_seed(0)
+    g_cls, d_cls = FAMILIES[family]
+    g_kwargs, d_kwargs = TINY[family]
+    return g_cls(**g_kwargs).eval(), d_cls(**d_kwargs).eval()
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_generator_shapes_and_range(family):
+    G, _ = tiny(family)
+    images = G.sample(5, generator=torch.Generator().manual_seed(1))
+    assert images.shape == (5, 1, 28, 28)
+    assert images.min() >= -1 and images.max() <= 1
+    assert images.std() > 0  # not a constant image
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_discriminator_gives_one_logit_per_image(family):
+    G, D = tiny(family)
+    latents = G.prior(4, torch.Generator().manual_seed(0))
+    x = G(latents)
+    out = D(x, latents.labels) if family == "cgan" else D(x)
+    if family == "infogan":
+        logits, cat_logits, code_means = out
+        assert cat_logits.shape == (4, G.num_categories) and code_means.shape == (4, G.num_continuous)
+    else:
+        logits = out
+    assert logits.shape == (4,)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_one_seed_one_image(family):
+    G, _ = tiny(family)
+    batch = G(G.latents_for_seeds([10, 11, 12]))
+    alone = G(G.latents_for_seeds([11]))
+    assert torch.allclose(batch[1], alone[0], atol=1e-5)
+    assert not torch.allclose(batch[0], batch[1])
+
+
+def test_conditioning_changes_the_image():
+    G, _ = tiny("cgan")
+    latents = G.latents_for_seeds([3, 3])
+    latents.labels = torch.tensor([1, 7])
+    a, b = G(latents)
+    assert not torch.allclose(a, b)
+
+
+def test_priors_of_infogan_codes():
+    G, _ = tiny("infogan")
+    latents = G.prior(2000, torch.Generator().manual_seed(0))
+    assert latents.codes.shape == (2000, 2)
+    assert latents.codes.min() >= -1 and latents.codes.max() <= 1
+    assert set(latents.categories.tolist()) == set(range(10))
+
+
+def test_dimensions_are_attributes():
+    G, D = tiny("infogan")
+    assert (G.z_dim, G.num_categories, G.num_continuous, G.img_shape) == (8, 10, 2, (1, 28, 28))
+    assert D.num_categories == 10
+
+
+def test_gan_discriminator_uses_maxout_and_dropout():
+    from models.gan import Maxout
+
+    _, D = tiny("gan")
+    assert any(isinstance(m, Maxout) for m in D.modules())
+    assert any(isinstance(m, torch.nn.Dropout) for m in D.modules())
+    x = torch.zeros(3, 1, 28, 28)
+    D.train()
+    assert not torch.equal(D(x + torch.randn_like(x)), D(x + torch.randn_like(x)))

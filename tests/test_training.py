@@ -1,0 +1,64 @@
+import json
+
+import pytest
+import torch
+
+from models import Generator
+from models.checkpoint import load_checkpoint
+from tests.test_data import write_split
+from tests.test_models import TINY
+from training import train as train_module
+from training.config import TrainConfig
+from training.train import train
+
+
+def tiny_config(family: str, epochs: int = 1, **kw) -> TrainConfig:
+    g_kwargs, d_kwargs = TINY[family]
+    return TrainConfig(f"tiny-{family}", family, epochs=epochs, batch_size=16, g_kwargs=g_kwargs,
+                       d_kwargs=d_kwargs, log_every=1, **kw)
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    write_split(tmp_path, "train", 64)
+    return tmp_path
+
+
+@pytest.mark.parametrize("family", ["gan", "dcgan", "cgan", "infogan"])
+def test_training_steps_run_and_write_the_run_folder(tmp_path, data_dir, family):
+    cfg = tiny_config(family, loss="minimax" if family == "gan" else "non-saturating",
+                      d_steps=2 if family == "gan" else 1)
+    card = train(cfg, tmp_path / "run", tmp_path / "ck", torch.device("cpu"), data_dir=data_dir)
+    assert card["steps"] == (2 if family == "gan" else 4)
+    run = tmp_path / "run"
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert log and all(torch.isfinite(torch.tensor(r["d_loss"])) for r in log)
+    if family == "infogan":
+        assert "info_loss" in log[0]
+    for name in ("config.json", "loss_curve.png", "samples/epoch_001.png", "train_state.safetensors"):
+        assert (run / name).is_file(), name
+    G, loaded_card = load_checkpoint(tmp_path / "ck" / f"tiny-{family}", expected_class=Generator)
+    assert loaded_card["family"] == family and loaded_card["steps"] == card["steps"]
+
+
+def test_resume_continues_where_it_stopped(tmp_path, data_dir):
+    straight = train(tiny_config("cgan", epochs=2), tmp_path / "a", tmp_path / "ck_a", torch.device("cpu"),
+                     data_dir=data_dir)
+    train(tiny_config("cgan", epochs=1), tmp_path / "b", None, torch.device("cpu"), data_dir=data_dir)
+    resumed = train(tiny_config("cgan", epochs=2), tmp_path / "b", tmp_path / "ck_b", torch.device("cpu"),
+                    resume=True, data_dir=data_dir)
+    assert resumed["steps"] == straight["steps"] == 8
+    Ga, _ = load_checkpoint(tmp_path / "ck_a" / "tiny-cgan")
+    Gb, _ = load_checkpoint(tmp_path / "ck_b" / "tiny-cgan")
+    for (name, a), b in zip(Ga.state_dict().items(), Gb.state_dict().values(), strict=False):
+        assert torch.allclose(a, b, atol=1e-6), name
+    log = (tmp_path / "b" / "log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in log] == list(range(1, 9))
+
+
+def test_cli_runs_a_preset_for_a_few_steps(tmp_path, capsys):
+    train_module.main(["--preset", "dcgan-mnist", "--epochs", "1", "--max-steps", "2", "--device", "auto",
+                       "--run-dir", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ck")])
+    assert "wrote" in capsys.readouterr().out
+    _, card = load_checkpoint(tmp_path / "ck" / "dcgan-mnist")
+    assert card["steps"] == 2 and card["dataset"] == "mnist-10k" and card["image_size"] == 28

@@ -1,0 +1,55 @@
+"""Typed training configuration and the named presets that made the shipped checkpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    name: str  # the checkpoint's name, e.g. "cgan-mnist"
+    family: str  # gan | dcgan | cgan | infogan
+    dataset: str = "mnist-10k"
+    epochs: int = 20
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    g_kwargs: dict[str, Any] = field(default_factory=dict)
+    d_kwargs: dict[str, Any] = field(default_factory=dict)
+    loss: str = "non-saturating"  # G's loss: "non-saturating" (-log D(G(z))) or "minimax" (log(1 - D(G(z))))
+    d_steps: int = 1  # k discriminator steps per generator step (Goodfellow et al., algorithm 1)
+    real_label: float = 1.0  # < 1 for one-sided label smoothing
+    lambda_cat: float = 1.0  # InfoGAN: weight of the categorical code's cross-entropy
+    lambda_cont: float = 0.1  # InfoGAN: weight of the continuous codes' squared error
+    ema_decay: float = 0.999  # the shipped generator is an exponential moving average of G's weights
+    seed: int = 0
+    log_every: int = 25  # steps between loss-log records
+
+    def with_overrides(self, **overrides: Any) -> TrainConfig:
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in overrides.items() if k in known and v is not None})
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "gan-mnist": TrainConfig(
+        "gan-mnist", "gan", epochs=60, batch_size=64, g_kwargs={"z_dim": 100}, real_label=0.9,
+    ),
+    "dcgan-mnist": TrainConfig(
+        "dcgan-mnist", "dcgan", epochs=40, g_kwargs={"z_dim": 100, "base_channels": 48},
+        d_kwargs={"base_channels": 48},
+    ),
+    "cgan-mnist": TrainConfig(
+        "cgan-mnist", "cgan", epochs=40, g_kwargs={"z_dim": 100, "base_channels": 48},
+        d_kwargs={"base_channels": 48},
+    ),
+    "infogan-mnist": TrainConfig(
+        "infogan-mnist", "infogan", epochs=40, lr_g=1e-3, g_kwargs={"z_dim": 62, "base_channels": 64},
+        d_kwargs={"base_channels": 64},
+    ),
+    "dcgan-fashion": TrainConfig(
+        "dcgan-fashion", "dcgan", dataset="fashion-mnist", epochs=5, g_kwargs={"z_dim": 100, "base_channels": 32},
+        d_kwargs={"base_channels": 32},
+    ),
+}

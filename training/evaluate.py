@@ -1,0 +1,173 @@
+"""Measures a generator checkpoint with the project's classifier and writes the figures into its card.
+
+    python -m training.evaluate checkpoints/cgan-mnist
+    python -m training.evaluate checkpoints/*.safetensors --samples 5000 --seed 0
+
+Metrics: Frechet distance between classifier features of generated and real digits (with the
+real-vs-real value as the reference), the share of each digit among samples, CGAN label accuracy and
+InfoGAN category accuracy (best one-to-one matching of categories to digits). Sample grids go to
+docs/samples/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import linalg
+from scipy.optimize import linear_sum_assignment
+
+from models import DigitClassifier, Generator
+from models.checkpoint import load_checkpoint, update_card
+from models.images import save_grid
+from training.data import load_dataset, to_unit_range
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@torch.inference_mode()
+def classify(classifier: DigitClassifier, images: torch.Tensor, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """``(features, predicted digits)`` for images in [-1, 1]."""
+    classifier.eval()
+    device = next(classifier.parameters()).device
+    feats, preds = [], []
+    for i in range(0, len(images), batch_size):
+        f = classifier.features(images[i : i + batch_size].to(device))
+        feats.append(f.cpu())
+        preds.append(classifier.head(f).argmax(1).cpu())
+    return torch.cat(feats).double().numpy(), torch.cat(preds).numpy()
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (the FID formula)."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    with warnings.catch_warnings():  # dead ReLU features make the product singular; handled below
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    if not np.isfinite(covmean).all():  # near-singular product: regularise, as the FID reference code does
+        eps = np.eye(len(cov_a)) * 1e-6
+        covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean.real))
+
+
+def digit_shares(preds: np.ndarray, num_classes: int = 10) -> dict[str, Any]:
+    shares = np.bincount(preds, minlength=num_classes) / len(preds)
+    return {"digit_shares": [round(float(s), 4) for s in shares],
+            "digit_share_min": round(float(shares.min()), 4), "digit_share_max": round(float(shares.max()), 4)}
+
+
+def label_accuracy(preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    return {"label_accuracy": round(float((preds == labels).mean()), 4)}
+
+
+def category_accuracy(preds: np.ndarray, categories: np.ndarray, num_categories: int = 10) -> dict[str, Any]:
+    """Accuracy under the best one-to-one matching of categories to digits (Hungarian algorithm)."""
+    counts = np.zeros((num_categories, 10), dtype=np.int64)
+    np.add.at(counts, (categories, preds), 1)
+    rows, cols = linear_sum_assignment(-counts)
+    return {"category_accuracy": round(float(counts[rows, cols].sum() / len(preds)), 4),
+            "category_to_digit": [int(c) for c in cols[np.argsort(rows)]]}
+
+
+@torch.inference_mode()
+def generate(G: Generator, n: int, seed: int, batch_size: int = 500) -> tuple[torch.Tensor, Any]:
+    """``n`` samples with balanced labels/categories (i % 10), the rest drawn from the priors."""
+    gen = torch.Generator().manual_seed(seed)
+    latents = G.prior(n, gen)
+    if G.num_classes:
+        latents.labels = torch.arange(n) % G.num_classes
+    if G.num_categories:
+        latents.categories = torch.arange(n) % G.num_categories
+    device = next(G.parameters()).device
+    images = torch.cat([G(_slice(latents, i, i + batch_size).to(device)).cpu() for i in range(0, n, batch_size)])
+    return images, latents
+
+
+def _slice(latents: Any, start: int, stop: int) -> Any:
+    from models import Latents
+
+    cut = lambda t: None if t is None else t[start:stop]  # noqa: E731
+    return Latents(cut(latents.z), cut(latents.labels), cut(latents.categories), cut(latents.codes))
+
+
+def real_reference(classifier: DigitClassifier, dataset: str = "mnist-10k") -> tuple[np.ndarray, np.ndarray]:
+    """Classifier features of two disjoint halves of the real training digits (fixed split)."""
+    images, _ = load_dataset(dataset, "train")
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+    feats, _ = classify(classifier, to_unit_range(images[order]))
+    half = len(feats) // 2
+    return feats[:half], feats[half:]
+
+
+def evaluate_generator(G: Generator, classifier: DigitClassifier, n: int = 5000, seed: int = 0,
+                       dataset: str = "mnist-10k") -> dict[str, Any]:
+    """All metrics of one generator as ``{name: value}``."""
+    ref_a, ref_b = real_reference(classifier, dataset)
+    images, latents = generate(G, n, seed)
+    feats, preds = classify(classifier, images)
+    metrics: dict[str, Any] = {
+        "samples": n,
+        "frechet_distance": round(frechet_distance(feats, ref_a), 3),
+        "frechet_distance_real_vs_real": round(frechet_distance(ref_b, ref_a), 3),
+    }
+    metrics |= digit_shares(preds)
+    if G.num_classes:
+        metrics |= label_accuracy(preds, latents.labels.numpy())
+    if G.num_categories:
+        metrics |= category_accuracy(preds, latents.categories.numpy(), G.num_categories)
+    return metrics
+
+
+@torch.inference_mode()
+def write_grids(G: Generator, name: str, out_dir: Path) -> list[Path]:
+    """A 10x10 sample grid (CGAN: each row one z, each column one label; InfoGAN: rows = categories),
+    plus, for InfoGAN, one sweep grid per continuous code (rows = categories, columns = -2..2)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    gen = torch.Generator().manual_seed(2026)
+    latents = G.prior(100, gen)
+    if G.num_classes:
+        latents.z = latents.z[:10].repeat_interleave(10, dim=0)
+        latents.labels = torch.arange(100) % 10
+    if G.num_categories:
+        latents.categories = torch.arange(100) // 10 % G.num_categories
+    paths = [out_dir / f"{name}.png"]
+    save_grid(G(latents), str(paths[0]), columns=10)
+    for code in range(G.num_continuous):
+        sweep = G.prior(G.num_categories * 9, torch.Generator().manual_seed(7))
+        sweep.z = sweep.z[:1].expand(len(sweep.z), -1).clone()
+        sweep.categories = torch.arange(G.num_categories).repeat_interleave(9)
+        sweep.codes = torch.zeros(len(sweep.z), G.num_continuous)
+        sweep.codes[:, code] = torch.linspace(-2, 2, 9).repeat(G.num_categories)
+        paths.append(out_dir / f"{name}-sweep-code{code}.png")
+        save_grid(G(sweep), str(paths[-1]), columns=9)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoints", nargs="+", type=Path)
+    parser.add_argument("--classifier", type=Path, default=REPO_ROOT / "checkpoints" / "classifier-mnist")
+    parser.add_argument("--samples", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--grids-dir", type=Path, default=REPO_ROOT / "docs" / "samples")
+    parser.add_argument("--no-write", action="store_true", help="print the figures, leave the card as it is")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(os.cpu_count() or 1)
+    classifier, _ = load_checkpoint(args.classifier, expected_class=DigitClassifier)
+    for path in args.checkpoints:
+        G, card = load_checkpoint(path, expected_class=Generator)
+        metrics = evaluate_generator(G, classifier, args.samples, args.seed, card.get("dataset", "mnist-10k"))
+        print(card["name"], metrics)
+        if not args.no_write:
+            write_grids(G, card["name"], args.grids_dir)
+            update_card(path, metrics=metrics | {"classifier": "classifier-mnist", "eval_seed": args.seed})
+
+
+if __name__ == "__main__":
+    main()

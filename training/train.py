@@ -1,0 +1,295 @@
+"""Training CLI for the four GAN families.
+
+    python -m training.train --preset cgan-mnist --device auto
+    python -m training.train --preset dcgan-mnist --epochs 5 --seed 1 --run-dir runs/dcgan-try
+    python -m training.train --preset cgan-mnist --resume      # continue a killed run
+
+Each run folder holds config.json, log.jsonl (losses), loss_curve.png, samples/epoch_NNN.png and
+train_state.* (weights and optimiser state, written atomically after every epoch, for --resume).
+The final generator (its weight average) is written to CHECKPOINT_DIR/NAME.{safetensors,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm import tqdm
+
+from models import FAMILIES, Generator
+from models.checkpoint import atomic_write_bytes, save_checkpoint
+from models.images import save_grid
+from training.config import PRESETS, TrainConfig
+from training.data import load_dataset, to_unit_range
+from training.plots import plot_losses
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def device_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+def generator_loss(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "minimax":  # minimise log(1 - D(G(z))) = -softplus(logit)
+        return -F.softplus(fake_logits).mean()
+    return bce(fake_logits, 1.0)  # non-saturating: minimise -log D(G(z))
+
+
+def info_loss(cat_logits: torch.Tensor, code_means: torch.Tensor, latents: Any, cfg: TrainConfig) -> torch.Tensor:
+    """InfoGAN's lower bound on the mutual information, as a loss: CE on the category, squared error on codes."""
+    return cfg.lambda_cat * F.cross_entropy(cat_logits, latents.categories) + cfg.lambda_cont * F.mse_loss(
+        code_means, latents.codes
+    )
+
+
+class Trainer:
+    """Owns the networks, optimisers and the weight average; ``step`` does one G update (and k D updates)."""
+
+    def __init__(self, cfg: TrainConfig, img_shape: tuple[int, int, int], device: torch.device) -> None:
+        g_cls, d_cls = FAMILIES[cfg.family]
+        self.cfg, self.device = cfg, device
+        self.G: Generator = g_cls(img_shape=img_shape, **cfg.g_kwargs).to(device)
+        self.D: nn.Module = d_cls(img_shape=img_shape, **cfg.d_kwargs).to(device)
+        self.G_ema: Generator = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
+        self.ema_steps = 0
+
+    def discriminate(self, x: torch.Tensor, latents: Any) -> tuple[torch.Tensor, Any]:
+        """D's logits for images x, plus Q's outputs for InfoGAN (else None)."""
+        family = self.cfg.family
+        if family == "cgan":
+            return self.D(x, latents.labels), None
+        if family == "infogan":
+            logits, cat_logits, code_means = self.D(x)
+            return logits, (cat_logits, code_means)
+        return self.D(x), None
+
+    def d_step(self, real: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        cfg, n = self.cfg, real.shape[0]
+        real_latents = self.G.prior(n).to(self.device)
+        real_latents.labels = labels  # CGAN: D sees real images with their true labels
+        fake_latents = self.G.prior(n).to(self.device)
+        with torch.no_grad():
+            fake = self.G(fake_latents)
+        real_logits, _ = self.discriminate(real, real_latents)
+        fake_logits, q = self.discriminate(fake, fake_latents)
+        loss = bce(real_logits, cfg.real_label) + bce(fake_logits, 0.0)
+        stats = {"d_loss": loss.item(), "d_real": torch.sigmoid(real_logits).mean().item()}
+        if q is not None:
+            mi = info_loss(*q, fake_latents, cfg)
+            loss = loss + mi
+            stats["info_loss"] = mi.item()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return stats
+
+    def g_step(self, n: int) -> dict[str, float]:
+        cfg = self.cfg
+        latents = self.G.prior(n).to(self.device)
+        fake = self.G(latents)
+        logits, q = self.discriminate(fake, latents)
+        loss = generator_loss(logits, cfg.loss)
+        stats = {"g_loss": loss.item(), "d_fake": torch.sigmoid(logits).mean().item()}
+        if q is not None:
+            loss = loss + info_loss(*q, latents, cfg)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.update_ema()
+        return stats
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        self.ema_steps += 1
+        # Warm-up: early on the average would be dominated by the random initial weights.
+        decay = min(self.cfg.ema_decay, (1 + self.ema_steps) / (10 + self.ema_steps))
+        for ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=False):
+            ema.lerp_(p, 1.0 - decay)
+
+    @torch.no_grad()
+    def averaged_generator(self, batches: int = 20) -> Generator:
+        """The weight-averaged G, its batch-norm statistics measured afresh for the averaged weights
+        (G's own running statistics belong to G's weights and make the average's samples noisy)."""
+        G = self.G_ema
+        norms = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the calibration batches
+        G.train()
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(batches if norms else 0):
+            G(G.prior(self.cfg.batch_size * 4, gen).to(self.device))
+        for m in norms:
+            m.momentum = 0.1
+        return G.eval()
+
+    # Resume state: every tensor in one safetensors file, the rest in JSON.
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        tensors: dict[str, torch.Tensor] = {}
+        for prefix, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
+            tensors |= {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
+        for prefix, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+            for idx, state in opt.state_dict()["state"].items():
+                tensors |= {f"{prefix}.{idx}.{k}": torch.as_tensor(v) for k, v in state.items()}
+        return {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        for prefix, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
+            module.load_state_dict({k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
+        for prefix, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+            state: dict[int, dict[str, torch.Tensor]] = {}
+            for k, v in tensors.items():
+                if k.startswith(prefix + "."):
+                    _, idx, name = k.split(".", 2)
+                    state.setdefault(int(idx), {})[name] = v
+            opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
+
+
+def fixed_latents(G: Generator, n: int = 100) -> Any:
+    """The same latents every epoch; CGAN rows are labels, InfoGAN rows are categories."""
+    latents = G.prior(n, torch.Generator().manual_seed(1234))
+    rows = torch.arange(n) // 10 % 10
+    if G.num_classes:
+        latents.labels = rows % G.num_classes
+    if G.num_categories:
+        latents.categories = rows % G.num_categories
+    return latents
+
+
+def save_state(run_dir: Path, trainer: Trainer, meta: dict[str, Any]) -> None:
+    tmp = run_dir / ".train_state.safetensors.tmp"
+    save_file(trainer.state_tensors(), str(tmp))
+    os.replace(tmp, run_dir / "train_state.safetensors")
+    atomic_write_bytes(run_dir / "train_state.json", json.dumps(meta, indent=2).encode())
+
+
+def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: torch.device,
+          resume: bool = False, data_dir: str | None = None, max_steps: int | None = None) -> dict[str, Any]:
+    """Trains one preset; returns the final checkpoint card (or the run's state when stopped early)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "samples").mkdir(exist_ok=True)
+    images, labels = load_dataset(cfg.dataset, "train", data_dir)
+    images = to_unit_range(images).to(device)
+    labels = labels.to(device)
+    torch.manual_seed(cfg.seed)
+    trainer = Trainer(cfg, tuple(images.shape[1:]), device)
+    order_gen = torch.Generator().manual_seed(cfg.seed)
+    start_epoch, step, elapsed = 0, 0, 0.0
+
+    state_json = run_dir / "train_state.json"
+    if resume and state_json.is_file():
+        meta = json.loads(state_json.read_text())
+        trainer.load_state_tensors(load_file(str(run_dir / "train_state.safetensors"), device=str(device)))
+        start_epoch, step, elapsed = meta["epoch"], meta["step"], meta["elapsed_s"]
+        trainer.ema_steps = step
+        torch.set_rng_state(torch.tensor(meta["torch_rng"], dtype=torch.uint8))
+        order_gen.set_state(torch.tensor(meta["order_rng"], dtype=torch.uint8))
+        print(f"resuming {cfg.name} after epoch {start_epoch} (step {step})")
+    else:
+        (run_dir / "log.jsonl").write_text("")
+    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+
+    preview = fixed_latents(trainer.G).to(device)
+    steps_per_epoch = len(images) // cfg.batch_size // cfg.d_steps
+    log = open(run_dir / "log.jsonl", "a")
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        trainer.G.train(), trainer.D.train()
+        order = torch.randperm(len(images), generator=order_gen).to(device)
+        bar = tqdm(range(steps_per_epoch), desc=f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}", leave=False, disable=None)
+        for i in bar:
+            for k in range(cfg.d_steps):
+                idx = order[(i * cfg.d_steps + k) * cfg.batch_size : (i * cfg.d_steps + k + 1) * cfg.batch_size]
+                stats = trainer.d_step(images[idx], labels[idx])
+            stats |= trainer.g_step(cfg.batch_size)
+            step += 1
+            if step % cfg.log_every == 0:
+                log.write(json.dumps({"epoch": epoch + 1, "step": step} | stats) + "\n")
+                bar.set_postfix(d=f"{stats['d_loss']:.3f}", g=f"{stats['g_loss']:.3f}")
+            if max_steps is not None and step >= max_steps:
+                break
+        log.flush()
+        elapsed += time.perf_counter() - t0
+        with torch.no_grad():
+            grid_path = run_dir / "samples" / f"epoch_{epoch + 1:03d}.png"
+            save_grid(trainer.averaged_generator()(preview), str(grid_path), columns=10)
+        save_state(run_dir, trainer, {"epoch": epoch + 1, "step": step, "elapsed_s": elapsed,
+                                      "torch_rng": torch.get_rng_state().tolist(),
+                                      "order_rng": order_gen.get_state().tolist()})
+        plot_losses(run_dir / "log.jsonl", run_dir / "loss_curve.png")
+        print(f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}: step {step}, {elapsed:.0f}s, "
+              + ", ".join(f"{k} {v:.3f}" for k, v in stats.items()), flush=True)
+        if max_steps is not None and step >= max_steps:
+            break
+    log.close()
+
+    card = {
+        "kind": "generator",
+        "dataset": cfg.dataset,
+        "image_size": images.shape[-1],
+        "channels": images.shape[1],
+        "epochs": epoch + 1,
+        "steps": step,
+        "seed": cfg.seed,
+        "training_time_s": round(elapsed, 1),
+        "device": device_description(device),
+        "preset": cfg.name,
+        "config": dataclasses.asdict(cfg),
+        "metrics": {},
+    }
+    if checkpoint_dir is not None:
+        return save_checkpoint(trainer.averaged_generator().cpu(), checkpoint_dir / cfg.name, card)
+    return card
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", required=True, choices=sorted(PRESETS))
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--dataset", help="mnist-10k (bundled, default), mnist (downloaded) or fashion-mnist")
+    parser.add_argument("--data-dir", help="a folder with the IDX files, instead of the dataset's usual place")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    parser.add_argument("--run-dir", type=Path, help="default: runs/PRESET")
+    parser.add_argument("--checkpoint-dir", type=Path, default=Path("checkpoints"))
+    parser.add_argument("--resume", action="store_true", help="continue from the run folder's last epoch")
+    parser.add_argument("--max-steps", type=int, help="stop after this many generator steps (smoke tests)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    cfg = PRESETS[args.preset].with_overrides(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                                              dataset=args.dataset)
+    device = pick_device(args.device)
+    card = train(cfg, args.run_dir or Path("runs") / cfg.name, args.checkpoint_dir, device,
+                 resume=args.resume, data_dir=args.data_dir, max_steps=args.max_steps)
+    print(f"wrote {args.checkpoint_dir / cfg.name}.safetensors ({card['training_time_s']}s on {card['device']})")
+
+
+if __name__ == "__main__":
+    main()
