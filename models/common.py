@@ -15,8 +15,8 @@ class Latents:
     """Everything a generator's forward pass takes, one row per image."""
 
     z: torch.Tensor
-    labels: torch.Tensor | None = None  # CGAN: class index per image
-    categories: torch.Tensor | None = None  # InfoGAN: categorical code per image
+    labels: torch.Tensor | None = None  # CGAN: class index per image, or (n, num_classes) soft one-hot rows
+    categories: torch.Tensor | None = None  # InfoGAN: categorical code per image, or soft one-hot rows
     codes: torch.Tensor | None = None  # InfoGAN: continuous codes, shape (n, num_continuous)
 
     def to(self, device: torch.device | str) -> Latents:
@@ -25,6 +25,17 @@ class Latents:
 
     def __len__(self) -> int:
         return self.z.shape[0]
+
+    def __getitem__(self, rows: slice) -> Latents:
+        cut = lambda t: None if t is None else t[rows]  # noqa: E731
+        return Latents(cut(self.z), cut(self.labels), cut(self.categories), cut(self.codes))
+
+    @staticmethod
+    def cat(parts: Sequence[Latents]) -> Latents:
+        """Stacks latents row-wise (all parts must carry the same fields in the same form)."""
+        join = lambda ts: None if ts[0] is None else torch.cat(ts)  # noqa: E731
+        fields = ("z", "labels", "categories", "codes")
+        return Latents(*(join([getattr(p, f) for p in parts]) for f in fields))
 
 
 class Generator(nn.Module):
@@ -60,9 +71,7 @@ class Generator(nn.Module):
 
         >>> G.latents_for_seeds([3, 4])  # row 1 equals G.latents_for_seeds([4]) row 0
         """
-        rows = [self.prior(1, torch.Generator().manual_seed(int(s))) for s in seeds]
-        cat = lambda ts: None if ts[0] is None else torch.cat(ts)  # noqa: E731
-        return Latents(*(cat([getattr(r, f) for r in rows]) for f in ("z", "labels", "categories", "codes")))
+        return Latents.cat([self.prior(1, torch.Generator().manual_seed(int(s))) for s in seeds])
 
     @torch.inference_mode()
     def sample(
@@ -86,6 +95,10 @@ class Generator(nn.Module):
 
 
 def one_hot(index: torch.Tensor, n: int) -> torch.Tensor:
+    """Class indices (n,) to one-hot rows; rows that are already (soft) one-hot pass through, so a
+    label can be a blend of two digits (used to interpolate between conditional samples)."""
+    if index.is_floating_point() and index.dim() == 2:
+        return index
     return nn.functional.one_hot(index.long(), n).float()
 
 

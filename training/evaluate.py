@@ -85,15 +85,8 @@ def generate(G: Generator, n: int, seed: int, batch_size: int = 500) -> tuple[to
     if G.num_categories:
         latents.categories = torch.arange(n) % G.num_categories
     device = next(G.parameters()).device
-    images = torch.cat([G(_slice(latents, i, i + batch_size).to(device)).cpu() for i in range(0, n, batch_size)])
+    images = torch.cat([G(latents[i : i + batch_size].to(device)).cpu() for i in range(0, n, batch_size)])
     return images, latents
-
-
-def _slice(latents: Any, start: int, stop: int) -> Any:
-    from models import Latents
-
-    cut = lambda t: None if t is None else t[start:stop]  # noqa: E731
-    return Latents(cut(latents.z), cut(latents.labels), cut(latents.categories), cut(latents.codes))
 
 
 def real_reference(classifier: DigitClassifier, dataset: str = "mnist-10k") -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,108 @@
+"""Micro-batching: concurrent requests for one model share a forward pass.
+
+A request's rows never mix with another's inside the network in a way that changes them: every
+layer acts per row in eval mode, so an image depends only on its own latent (up to floating-point
+summation order, which can differ with the batch size).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models import Latents
+
+
+class QueueFull(RuntimeError):
+    """More requests wait for this model than the queue holds."""
+
+
+@dataclass
+class Job:
+    latents: Latents
+    future: asyncio.Future[np.ndarray] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class MicroBatcher:
+    """Collects jobs for up to ``max_wait_s`` (or until ``max_batch`` rows), runs them as one batch.
+
+    ``forward`` maps stacked latents to uint8 images (N, H, W, C); it runs on ``executor``, never
+    on the event loop. With ``enabled=False`` every job runs alone (the baseline the benchmark uses).
+    """
+
+    def __init__(self, forward: Callable[[Latents], np.ndarray], executor: Executor, max_batch: int,
+                 max_wait_s: float, queue_size: int, enabled: bool = True,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        self.forward, self.executor = forward, executor
+        self.max_batch = max_batch if enabled else 1
+        self.max_wait_s, self.on_batch = max_wait_s, on_batch
+        self.queue: asyncio.Queue[Job] = asyncio.Queue(queue_size)
+        self.held: Job | None = None  # a job that did not fit the last batch
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    async def submit(self, latents: Latents) -> np.ndarray:
+        job = Job(latents)
+        try:
+            self.queue.put_nowait(job)
+        except asyncio.QueueFull:
+            raise QueueFull(f"{self.queue.maxsize} requests already waiting") from None
+        return await job.future
+
+    async def next_batch(self) -> list[Job]:
+        loop = asyncio.get_running_loop()
+        first = self.held or await self.queue.get()
+        self.held = None
+        jobs, rows = [first], len(first.latents)
+        deadline = loop.time() + self.max_wait_s
+        while rows < self.max_batch:
+            try:
+                job = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    job = await asyncio.wait_for(self.queue.get(), remaining)
+                except TimeoutError:
+                    break
+            if rows + len(job.latents) > self.max_batch:
+                self.held = job
+                break
+            jobs.append(job)
+            rows += len(job.latents)
+        return jobs
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            jobs = [j for j in await self.next_batch() if not j.future.done()]  # drop cancelled requests
+            if not jobs:
+                continue
+            try:
+                images = await loop.run_in_executor(self.executor, self.forward,
+                                                    Latents.cat([j.latents for j in jobs]))
+            except Exception as e:  # a failed batch fails its requests, never the batcher
+                for j in jobs:
+                    if not j.future.done():
+                        j.future.set_exception(e)
+                continue
+            if self.on_batch:
+                self.on_batch(len(images))
+            start = 0
+            for j in jobs:
+                stop = start + len(j.latents)
+                if not j.future.done():
+                    j.future.set_result(images[start:stop])
+                start = stop

@@ -1,0 +1,101 @@
+"""Request bodies, with the bounds that turn bad input into a 422 naming the field."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
+
+MAX_SEED = 2**53 - 1  # seeds stay exact in JavaScript clients
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+Digit = Annotated[int, Field(ge=0, le=255, description="class index; checked against the model's number")]
+LatentValue = Annotated[FiniteFloat, Field(ge=-1000, le=1000)]
+CodeValue = Annotated[FiniteFloat, Field(ge=-10, le=10)]
+ImageFormat = Literal["png", "json"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Conditioning(Body):
+    """Conditional inputs; what a model takes is checked against the model."""
+
+    label: Digit | None = Field(None, description="CGAN: the digit for every image")
+    category: Digit | None = Field(None, description="InfoGAN: the categorical code for every image")
+    codes: list[CodeValue] | None = Field(None, max_length=16, description="InfoGAN: the continuous codes")
+
+
+class ImageOptions(Body):
+    format: ImageFormat = "png"
+    columns: int | None = Field(None, ge=1, le=64, description="grid width for PNG output")
+    scale: int = Field(1, ge=1, le=16, description="PNG enlargement factor (nearest neighbour)")
+
+
+class GenerateRequest(Conditioning, ImageOptions):
+    model: str = Field(examples=["cgan-mnist"])
+    n: int = Field(1, ge=1, description="number of images (at most GAN_MAX_IMAGES)")
+    seed: Seed | None = Field(None, description="image i is the image of seed + i; drawn when absent")
+    labels: list[Digit] | None = Field(None, description="CGAN: one label per image")
+    return_latents: bool = False
+
+    @model_validator(mode="after")
+    def check_labels(self) -> GenerateRequest:
+        if self.labels is not None and self.label is not None:
+            raise ValueError("give label or labels, not both")
+        if self.labels is not None and len(self.labels) != self.n:
+            raise ValueError(f"labels has {len(self.labels)} entries, n is {self.n}")
+        return self
+
+
+class LatentRef(Body):
+    """A latent given by its seed or as an explicit z vector."""
+
+    seed: Seed | None = None
+    z: list[LatentValue] | None = Field(None, max_length=4096)
+
+    @model_validator(mode="after")
+    def one_of(self) -> LatentRef:
+        if (self.seed is None) == (self.z is None):
+            raise ValueError("give exactly one of seed or z")
+        return self
+
+
+class ArithmeticTerm(Body):
+    seeds: list[Seed] | None = Field(None, min_length=1, max_length=16)
+    z: list[LatentValue] | None = Field(None, max_length=4096)
+    weight: FiniteFloat = Field(1.0, ge=-10, le=10)
+
+    @model_validator(mode="after")
+    def one_of(self) -> ArithmeticTerm:
+        if (self.seeds is None) == (self.z is None):
+            raise ValueError("give exactly one of seeds or z")
+        return self
+
+
+class ArithmeticRequest(Conditioning, ImageOptions):
+    model: str
+    terms: list[ArithmeticTerm] = Field(min_length=1, max_length=8)
+    neighbors: int = Field(0, ge=0, le=8, description="variants with uniform noise of +-0.25 on the result")
+    seed: Seed = Field(0, description="draws the neighbours' noise and any conditional input not given")
+
+
+class InterpolateRequest(Conditioning, ImageOptions):
+    model: str
+    start: LatentRef
+    end: LatentRef
+    steps: int = Field(8, ge=2, le=64)
+    method: Literal["slerp", "lerp"] = "slerp"
+
+
+class SweepRequest(ImageOptions):
+    model: str
+    seed: Seed = 0
+    vary: Literal["category"] | Annotated[int, Field(ge=0, le=15)] = Field(
+        "category", description='"category", or the index of a continuous code'
+    )
+    steps: int = Field(9, ge=2, le=32, description="values of a continuous code, from low to high")
+    low: FiniteFloat = Field(-2.0, ge=-10, le=10)
+    high: FiniteFloat = Field(2.0, ge=-10, le=10)
+    rows: int = Field(4, ge=1, le=16, description='seeds (rows) when vary is "category"')
+    codes: list[CodeValue] | None = Field(None, max_length=16, description="fixed values of the other codes")

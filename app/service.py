@@ -1,0 +1,339 @@
+"""The service layer: owns the loaded generators and turns validated requests into images.
+
+Every method returns ``Frames`` (uint8 images plus per-image facts); the web layer shapes them into
+PNG or JSON. Torch work runs on one executor thread through each model's micro-batcher.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from app.batching import MicroBatcher, QueueFull
+from app.config import Settings
+from app.schemas import (
+    MAX_SEED,
+    ArithmeticRequest,
+    Conditioning,
+    GenerateRequest,
+    InterpolateRequest,
+    LatentRef,
+    SweepRequest,
+)
+from models import Generator, Latents
+from models.checkpoint import load_checkpoint
+from models.common import one_hot
+from models.images import to_uint8
+
+log = logging.getLogger("gan_studio")
+
+
+class ServiceError(Exception):
+    """An error the client caused (or a model that is down); ``field`` names the request field."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+@dataclass
+class Frames:
+    """Generated images (N, H, W, C) uint8 and, per image, what made it."""
+
+    images: np.ndarray
+    info: list[dict[str, Any]]
+    extra: dict[str, Any] = field(default_factory=dict)
+    columns: int | None = None
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    G: Generator
+    card: dict[str, Any]
+    batcher: MicroBatcher
+
+    def public_card(self) -> dict[str, Any]:
+        G, card = self.G, self.card
+        return {
+            "name": self.name,
+            "family": G.family,
+            "dataset": card.get("dataset"),
+            "image_size": G.img_shape[1],
+            "channels": G.img_shape[0],
+            "z_dim": G.z_dim,
+            "num_classes": G.num_classes or None,
+            "num_categories": G.num_categories or None,
+            "num_continuous": G.num_continuous or None,
+            "epochs": card.get("epochs"),
+            "steps": card.get("steps"),
+            "training_time_s": card.get("training_time_s"),
+            "training_device": card.get("device"),
+            "metrics": card.get("metrics", {}),
+        }
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("GAN_DEVICE=cuda but no CUDA device is available")
+    return torch.device(name)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between rows a and b (falls back to linear for near-parallel vectors)."""
+    a64, b64 = a.double(), b.double()
+    cos = (a64 @ b64) / (a64.norm() * b64.norm()).clamp_min(1e-12)
+    omega = torch.arccos(cos.clamp(-1, 1))
+    t = t.double()[:, None]
+    if omega.abs() < 1e-4:
+        out = (1 - t) * a64 + t * b64
+    else:
+        out = (torch.sin((1 - t) * omega) * a64 + torch.sin(t * omega) * b64) / torch.sin(omega)
+    return out.float()
+
+
+class GanService:
+    def __init__(self, settings: Settings, on_batch: Callable[[str, int], None] | None = None) -> None:
+        self.settings, self.on_batch = settings, on_batch
+        if settings.threads:
+            torch.set_num_threads(settings.threads)
+        self.device = pick_device(settings.device)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch")
+        self.models: dict[str, LoadedModel] = {}
+        self.unavailable: dict[str, str] = {}
+
+    # --- life cycle ---------------------------------------------------------------------------
+    def load_all(self) -> None:
+        """Loads every generator in the checkpoint folder; a broken one is logged and listed, never fatal."""
+        directory = Path(self.settings.checkpoint_dir)
+        if not directory.is_dir():
+            log.error("checkpoint folder %s not found", directory)
+            return
+        for card_path in sorted(directory.glob("*.json")):
+            name = card_path.stem
+            try:
+                model, card = load_checkpoint(card_path, self.device)
+                if not isinstance(model, Generator):
+                    continue  # the evaluation classifier lives beside the generators
+                self.models[name] = LoadedModel(name, model, card, self.make_batcher(name, model))
+                self.warm_up(model)
+                log.info("loaded %s (%s) on %s", name, card["class_name"], self.device)
+            except Exception as e:  # noqa: BLE001 - any broken file is reported, the rest still serve
+                self.unavailable[name] = str(e)
+                log.error("checkpoint %s unavailable: %s", name, e)
+
+    def make_batcher(self, name: str, G: Generator) -> MicroBatcher:
+        s = self.settings
+        return MicroBatcher(self.forward_fn(G), self.executor, s.max_batch, s.max_wait_ms / 1000, s.queue_size,
+                            enabled=s.batching, on_batch=lambda size: self.on_batch and self.on_batch(name, size))
+
+    def forward_fn(self, G: Generator):
+        device = self.device
+
+        @torch.inference_mode()
+        def forward(latents: Latents) -> np.ndarray:
+            return to_uint8(G(latents.to(device)))
+
+        return forward
+
+    def warm_up(self, G: Generator) -> None:
+        forward = self.forward_fn(G)
+        for n in (1, min(self.settings.max_batch, 64)):
+            forward(self.soft(G, G.latents_for_seeds(range(n))))
+
+    async def start(self) -> None:
+        for m in self.models.values():
+            m.batcher.start()
+
+    async def stop(self) -> None:
+        for m in self.models.values():
+            await m.batcher.stop()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- lookup and validation ----------------------------------------------------------------
+    def get(self, name: str) -> LoadedModel:
+        if name in self.models:
+            return self.models[name]
+        if name in self.unavailable:
+            raise ServiceError(503, f"model {name!r} failed to load: {self.unavailable[name]}", "model")
+        raise ServiceError(404, f"unknown model {name!r}; available: {sorted(self.models)}", "model")
+
+    def check_conditioning(self, G: Generator, name: str, c: Conditioning, labels: list[int] | None = None) -> None:
+        if (c.label is not None or labels is not None) and not G.num_classes:
+            raise ServiceError(422, f"model {name!r} takes no label (it is not class-conditional)", "label")
+        for value in ([c.label] if c.label is not None else []) + (labels or []):
+            if value >= G.num_classes:
+                raise ServiceError(422, f"label must be between 0 and {G.num_classes - 1}, got {value}", "label")
+        if c.category is not None:
+            if not G.num_categories:
+                raise ServiceError(422, f"model {name!r} has no categorical code", "category")
+            if c.category >= G.num_categories:
+                raise ServiceError(
+                    422, f"category must be between 0 and {G.num_categories - 1}, got {c.category}", "category"
+                )
+        if c.codes is not None:
+            if not G.num_continuous:
+                raise ServiceError(422, f"model {name!r} has no continuous codes", "codes")
+            if len(c.codes) != G.num_continuous:
+                raise ServiceError(
+                    422, f"codes must have {G.num_continuous} values, got {len(c.codes)}", "codes"
+                )
+
+    @staticmethod
+    def check_z(G: Generator, z: list[float], field_name: str) -> torch.Tensor:
+        if len(z) != G.z_dim:
+            raise ServiceError(422, f"z must have {G.z_dim} values for this model, got {len(z)}", field_name)
+        return torch.tensor(z, dtype=torch.float32)
+
+    @staticmethod
+    def condition(G: Generator, latents: Latents, c: Conditioning) -> Latents:
+        """Overrides the drawn conditional inputs with those the request gives."""
+        n = len(latents)
+        if c.label is not None:
+            latents.labels = torch.full((n,), c.label)
+        if c.category is not None:
+            latents.categories = torch.full((n,), c.category)
+        if c.codes is not None:
+            latents.codes = torch.tensor(c.codes, dtype=torch.float32).expand(n, -1).clone()
+        return latents
+
+    @staticmethod
+    def soft(G: Generator, latents: Latents) -> Latents:
+        """Labels and categories as one-hot rows, so that any two requests can share a batch."""
+        if latents.labels is not None:
+            latents.labels = one_hot(latents.labels, G.num_classes)
+        if latents.categories is not None:
+            latents.categories = one_hot(latents.categories, G.num_categories)
+        return latents
+
+    async def run(self, model: LoadedModel, latents: Latents) -> np.ndarray:
+        try:
+            return await model.batcher.submit(self.soft(model.G, latents))
+        except QueueFull as e:
+            raise ServiceError(503, f"model {model.name!r} is busy ({e}); retry shortly") from None
+
+    @staticmethod
+    def describe(G: Generator, latents: Latents, i: int, with_z: bool) -> dict[str, Any]:
+        info: dict[str, Any] = {}
+        if latents.labels is not None:
+            info["label"] = int(latents.labels[i].argmax()) if latents.labels.dim() == 2 else int(latents.labels[i])
+        if latents.categories is not None:
+            cats = latents.categories
+            info["category"] = int(cats[i].argmax()) if cats.dim() == 2 else int(cats[i])
+        if latents.codes is not None:
+            info["codes"] = [round(float(v), 6) for v in latents.codes[i]]
+        if with_z:
+            info["z"] = latents.z[i].tolist()
+        return info
+
+    # --- endpoints ----------------------------------------------------------------------------
+    async def generate(self, req: GenerateRequest) -> Frames:
+        model = self.get(req.model)
+        G = model.G
+        if req.n > self.settings.max_images:
+            raise ServiceError(422, f"n must be at most {self.settings.max_images}, got {req.n}", "n")
+        self.check_conditioning(G, req.model, req, req.labels)
+        seed = secrets.randbelow(2**31) if req.seed is None else req.seed
+        if seed + req.n - 1 > MAX_SEED:
+            raise ServiceError(422, f"seed + n - 1 must be at most {MAX_SEED}", "seed")
+        seeds = list(range(seed, seed + req.n))
+        latents = self.condition(G, G.latents_for_seeds(seeds), req)
+        if req.labels is not None:
+            latents.labels = torch.tensor(req.labels)
+        info = [{"seed": s} | self.describe(G, latents, i, req.return_latents) for i, s in enumerate(seeds)]
+        images = await self.run(model, latents)
+        return Frames(images, info, {"seed": seed}, req.columns)
+
+    def latent_of(self, G: Generator, ref: LatentRef, field_name: str) -> Latents:
+        if ref.seed is not None:
+            return G.latents_for_seeds([ref.seed])
+        latents = G.latents_for_seeds([0])  # conditional inputs of a bare z: seed 0's, unless given
+        latents.z = self.check_z(G, ref.z, f"{field_name}.z")[None]
+        return latents
+
+    async def interpolate(self, req: InterpolateRequest) -> Frames:
+        model = self.get(req.model)
+        G = model.G
+        self.check_conditioning(G, req.model, req)
+        a = self.soft(G, self.condition(G, self.latent_of(G, req.start, "start"), req))
+        b = self.soft(G, self.condition(G, self.latent_of(G, req.end, "end"), req))
+        t = torch.linspace(0, 1, req.steps)
+        mix = lambda x, y: None if x is None else (1 - t[:, None]) * x + t[:, None] * y  # noqa: E731
+        z = slerp(a.z[0], b.z[0], t) if req.method == "slerp" else mix(a.z, b.z)
+        latents = Latents(z, mix(a.labels, b.labels), mix(a.categories, b.categories), mix(a.codes, b.codes))
+        latents.z[0], latents.z[-1] = a.z[0], b.z[0]  # exact end frames
+        images = await self.run(model, latents)
+        info = [{"t": round(float(t[i]), 6)} | self.describe(G, latents, i, False) for i in range(req.steps)]
+        return Frames(images, info, {"method": req.method}, req.columns or req.steps)
+
+    async def arithmetic(self, req: ArithmeticRequest) -> Frames:
+        model = self.get(req.model)
+        G = model.G
+        self.check_conditioning(G, req.model, req)
+        means = []
+        for i, term in enumerate(req.terms):
+            if term.seeds is not None:
+                means.append(G.latents_for_seeds(term.seeds).z.mean(0))
+            else:
+                means.append(self.check_z(G, term.z, f"terms.{i}.z"))
+        result = sum(term.weight * m for term, m in zip(req.terms, means, strict=True))
+        gen = torch.Generator().manual_seed(req.seed)
+        noise = (torch.rand(req.neighbors, G.z_dim, generator=gen) * 2 - 1) * 0.25
+        z = torch.cat([result[None], result + noise, torch.stack(means)])
+        base = self.condition(G, G.latents_for_seeds([req.seed]), req)
+        rows = len(z)
+        expand = lambda t: None if t is None else t.expand(rows, *t.shape[1:]).clone()  # noqa: E731
+        latents = Latents(z, expand(base.labels), expand(base.categories), expand(base.codes))
+        images = await self.run(model, latents)
+        k = 1 + req.neighbors
+        info = [{"kind": "result" if i == 0 else "neighbor"} | self.describe(G, latents, i, True) for i in range(k)]
+        terms = [{"weight": term.weight, "z": means[i].tolist()} for i, term in enumerate(req.terms)]
+        return Frames(images[:k], info, {"terms": terms, "term_images": images[k:]}, req.columns or k)
+
+    async def sweep(self, req: SweepRequest) -> Frames:
+        model = self.get(req.model)
+        G = model.G
+        if not G.num_categories:
+            raise ServiceError(422, f"model {req.model!r} has no InfoGAN codes to sweep", "model")
+        if req.codes is not None and len(req.codes) != G.num_continuous:
+            raise ServiceError(422, f"codes must have {G.num_continuous} values, got {len(req.codes)}", "codes")
+        if req.vary == "category":
+            base = G.latents_for_seeds(range(req.seed, req.seed + req.rows))
+            reps = G.num_categories
+            latents = Latents(base.z.repeat_interleave(reps, 0), None,
+                              torch.arange(reps).repeat(req.rows), base.codes.repeat_interleave(reps, 0))
+            values: list[float] = list(range(reps))
+            columns = reps
+        else:
+            if req.vary >= G.num_continuous:
+                raise ServiceError(
+                    422, f"vary must be 'category' or a code index below {G.num_continuous}, got {req.vary}", "vary"
+                )
+            base = G.latents_for_seeds([req.seed])
+            values = torch.linspace(req.low, req.high, req.steps).tolist()
+            cells = G.num_categories * req.steps
+            codes = base.codes.expand(cells, -1).clone()
+            codes[:, req.vary] = torch.tensor(values).repeat(G.num_categories)
+            latents = Latents(base.z.expand(cells, -1).clone(), None,
+                              torch.arange(G.num_categories).repeat_interleave(req.steps), codes)
+            columns = req.steps
+        if req.codes is not None:
+            fixed = torch.tensor(req.codes, dtype=torch.float32)
+            keep = slice(None) if req.vary == "category" else [i for i in range(G.num_continuous) if i != req.vary]
+            latents.codes[:, keep] = fixed[keep]
+        images = await self.run(model, latents)
+        info = [self.describe(G, latents, i, False) for i in range(len(latents))]
+        extra = {"vary": req.vary, "values": [round(v, 6) for v in values], "rows": len(latents) // columns,
+                 "columns": columns}
+        return Frames(images, info, extra, req.columns or columns)
+
