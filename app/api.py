@@ -6,6 +6,7 @@ import base64
 import time
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -126,7 +127,16 @@ async def sweep(req: SweepRequest, service: ServiceDep) -> Response:
     frames = await service.sweep(req)
     return await run_in_threadpool(encode, frames, req.format, req.model, req.scale, started)
 
-@router.get("/metrics", tags=["health"], include_in_schema=True)
+CONSTANT_PNG = png_bytes(grid_array(np.zeros((1, 28, 28, 1), np.uint8)))
+
+
+@router.post("/bench/constant.png", include_in_schema=False)
+async def constant_png(req: GenerateRequest) -> Response:
+    """The HTTP floor for the benchmark: the same request parsing, a fixed PNG, no generation."""
+    return Response(CONSTANT_PNG, media_type="image/png")
+
+
+@router.get("/metrics", tags=["health"])
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
     return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")

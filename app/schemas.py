@@ -36,11 +36,17 @@ class GenerateRequest(Conditioning, ImageOptions):
     model: str = Field(examples=["cgan-mnist"])
     n: int = Field(1, ge=1, description="number of images (at most GAN_MAX_IMAGES)")
     seed: Seed | None = Field(None, description="image i is the image of seed + i; drawn when absent")
+    seeds: list[Seed] | None = Field(None, min_length=1, max_length=4096,
+                                     description="one seed per image, instead of seed and n")
     labels: list[Digit] | None = Field(None, description="CGAN: one label per image")
     return_latents: bool = False
 
     @model_validator(mode="after")
     def check_labels(self) -> GenerateRequest:
+        if self.seeds is not None:
+            if self.seed is not None:
+                raise ValueError("give seed or seeds, not both")
+            self.n = len(self.seeds)
         if self.labels is not None and self.label is not None:
             raise ValueError("give label or labels, not both")
         if self.labels is not None and len(self.labels) != self.n:

@@ -244,15 +244,15 @@ class GanService:
             raise ServiceError(422, f"n must be at most {self.settings.max_images}, got {req.n}", "n")
         self.check_conditioning(G, req.model, req, req.labels)
         seed = secrets.randbelow(2**31) if req.seed is None else req.seed
-        if seed + req.n - 1 > MAX_SEED:
+        if req.seeds is None and seed + req.n - 1 > MAX_SEED:
             raise ServiceError(422, f"seed + n - 1 must be at most {MAX_SEED}", "seed")
-        seeds = list(range(seed, seed + req.n))
+        seeds = req.seeds or list(range(seed, seed + req.n))
         latents = self.condition(G, G.latents_for_seeds(seeds), req)
         if req.labels is not None:
             latents.labels = torch.tensor(req.labels)
         info = [{"seed": s} | self.describe(G, latents, i, req.return_latents) for i, s in enumerate(seeds)]
         images = await self.run(model, latents)
-        return Frames(images, info, {"seed": seed}, req.columns)
+        return Frames(images, info, {"seed": seeds[0]}, req.columns)
 
     def latent_of(self, G: Generator, ref: LatentRef, field_name: str) -> Latents:
         if ref.seed is not None:

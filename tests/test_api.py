@@ -15,10 +15,10 @@ import pytest
 import torch
 from PIL import Image
 
+from app.local_server import running_server
 from models import DigitClassifier
 from models.checkpoint import load_checkpoint
 from tests.conftest import REPO_ROOT
-from tests.server import running_server
 
 CHECKPOINTS = os.environ.get("TEST_CHECKPOINT_DIR", str(REPO_ROOT / "checkpoints"))
 MODELS = ["gan-mnist", "dcgan-mnist", "cgan-mnist", "infogan-mnist"]
@@ -91,6 +91,9 @@ def test_labels_per_image_and_get_form(client):
     r = client.post("/generate", json={"model": "cgan-mnist", "seed": 1, "n": 3, "labels": [1, 2, 3],
                                        "format": "json"})
     assert [i["label"] for i in r.json()["images"]] == [1, 2, 3]
+    rows = client.post("/generate", json={"model": "cgan-mnist", "seeds": [8, 8, 9], "labels": [0, 5, 0],
+                                          "format": "json"}).json()["images"]
+    assert [(i["seed"], i["label"]) for i in rows] == [(8, 0), (8, 5), (9, 0)]
     get = client.get("/models/cgan-mnist/sample.png", params={"seed": 4, "label": 7})
     post = client.post("/generate", json={"model": "cgan-mnist", "seed": 4, "label": 7})
     assert get.status_code == 200 and get.content == post.content
@@ -187,6 +190,8 @@ BAD_INPUTS = [
     ({"model": "dcgan-mnist", "codes": [0.1, 0.2]}, 422, "codes"),
     ({"model": "gan-mnist", "format": "gif"}, 422, "format"),
     ({"model": "gan-mnist", "colour": "red"}, 422, "colour"),
+    ({"model": "gan-mnist", "seed": 1, "seeds": [1, 2]}, 422, "seeds"),
+    ({"model": "gan-mnist", "seeds": [1] * 300}, 422, "n"),
 ]
 
 

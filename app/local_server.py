@@ -1,4 +1,4 @@
-"""Runs the real app under uvicorn in a subprocess on a free localhost port, for tests and the benchmark."""
+"""Runs the real app under uvicorn in a subprocess on a free localhost port (tests and the benchmark)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,448 @@
+"use strict";
+// GAN Studio demo page: plain JavaScript over the app's own API (no external requests).
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  models: [], model: null, pool: [], target: "A",
+  picks: { A: [], B: [], C: [], I: [] }, category: 0, codes: [],
+  live: { busy: false, pending: false, url: null }, anim: { timer: null, frames: [], i: 0, dir: 1 },
+};
+
+// ---- API helpers ---------------------------------------------------------------------------------
+function detailText(detail) {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail.map((d) => `${(d.loc || []).filter((p) => p !== "body").join(".") || "request"}: ${d.msg}`).join("; ");
+  }
+  return JSON.stringify(detail);
+}
+
+async function request(path, options = {}) {
+  const response = await fetch(path, options);
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try { message = `${response.status}: ${detailText((await response.json()).detail)}`; } catch (_) { /* not JSON */ }
+    throw new Error(message);
+  }
+  return response;
+}
+
+async function postJSON(path, body) {
+  const started = performance.now();
+  const response = await request(path, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+  });
+  const data = await response.json();
+  data.clientMs = performance.now() - started;
+  return data;
+}
+
+function showError(error) {
+  const box = $("error");
+  box.textContent = error instanceof Error ? error.message : String(error);
+  box.hidden = false;
+}
+function clearError() { $("error").hidden = true; $("error").textContent = ""; }
+
+async function guarded(fn) {
+  try { clearError(); await fn(); } catch (error) { showError(error); }
+}
+
+const pngURL = (b64) => `data:image/png;base64,${b64}`;
+const ms = (t) => `${Math.round(t)} ms`;
+const model = () => state.model;
+const seedValue = () => Math.max(0, Math.floor(Number($("seed").value) || 0));
+
+function conditioningOf(info) {
+  const c = {};
+  if (info.label !== undefined) c.label = info.label;
+  if (info.category !== undefined) c.category = info.category;
+  if (info.codes !== undefined) c.codes = info.codes;
+  return c;
+}
+
+function sampleLink(info, scale = 10) {
+  const params = new URLSearchParams({ seed: info.seed, scale });
+  if (info.label !== undefined) params.set("label", info.label);
+  if (info.category !== undefined) params.set("category", info.category);
+  if (info.codes !== undefined) params.set("codes", info.codes.join(","));
+  return `/models/${encodeURIComponent(model().name)}/sample.png?${params}`;
+}
+
+function describe(info) {
+  const parts = [`seed ${info.seed}`];
+  if (info.label !== undefined) parts.push(`digit ${info.label}`);
+  if (info.category !== undefined) parts.push(`cat ${info.category}`);
+  return parts.join(", ");
+}
+
+// ---- model picker and card -----------------------------------------------------------------------
+const fmt = (v, digits = 3) => (typeof v === "number" ? Number(v.toFixed(digits)).toString() : v);
+
+function renderCard(card) {
+  const m = card.metrics || {};
+  const rows = [
+    ["Family", card.family.toUpperCase()],
+    ["Dataset", card.dataset],
+    ["Image", `${card.image_size}×${card.image_size}, ${card.channels} channel(s); z has ${card.z_dim} values`],
+  ];
+  if (card.num_classes) rows.push(["Labels", `${card.num_classes} digits`]);
+  if (card.num_categories) rows.push(["Codes", `${card.num_categories} categories, ${card.num_continuous} continuous`]);
+  if (card.epochs) rows.push(["Training", `${card.epochs} epochs, ${card.steps} steps, ${fmt(card.training_time_s, 0)} s on ${card.training_device}`]);
+  if (m.frechet_distance !== undefined) rows.push(["Fréchet distance", `${fmt(m.frechet_distance)} (real vs real: ${fmt(m.frechet_distance_real_vs_real)})`]);
+  if (m.digit_share_min !== undefined) rows.push(["Digit shares", `${fmt(m.digit_share_min * 100, 1)}% to ${fmt(m.digit_share_max * 100, 1)}%`]);
+  if (m.label_accuracy !== undefined) rows.push(["Label accuracy", `${fmt(m.label_accuracy * 100, 1)}%`]);
+  if (m.category_accuracy !== undefined) rows.push(["Category accuracy", `${fmt(m.category_accuracy * 100, 1)}% (category → digit: ${m.category_to_digit.join(" ")})`]);
+  const dl = $("card");
+  dl.replaceChildren();
+  for (const [k, v] of rows) {
+    const dt = document.createElement("dt"); dt.textContent = k;
+    const dd = document.createElement("dd"); dd.textContent = v;
+    dl.append(dt, dd);
+  }
+  $("card-title").textContent = card.name;
+}
+
+async function loadModels() {
+  state.models = await (await request("/models")).json();
+  const select = $("model");
+  select.replaceChildren(...state.models.map((m) => new Option(`${m.name} (${m.family})`, m.name)));
+  const wanted = new URLSearchParams(location.hash.slice(1)).get("model");
+  const initial = state.models.find((m) => m.name === wanted) || state.models.find((m) => m.family === "dcgan") || state.models[0];
+  if (!initial) throw new Error("no models are loaded on the server");
+  select.value = initial.name;
+  await selectModel(initial.name);
+}
+
+async function selectModel(name) {
+  state.model = state.models.find((m) => m.name === name);
+  history.replaceState(null, "", `#model=${encodeURIComponent(name)}`);
+  renderCard(state.model);
+  buildDigitButtons();
+  buildInfoganControls();
+  resetPicks();
+  await generateSamples();
+  await newPool();
+  if (state.model.num_categories) await liveUpdate();
+}
+
+// ---- samples --------------------------------------------------------------------------------------
+function tile(info, b64, onClick, label) {
+  const div = document.createElement("div");
+  div.className = "tile";
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "open";
+  button.setAttribute("aria-label", label || `Open sample, ${describe(info)}`);
+  const img = document.createElement("img");
+  img.src = pngURL(b64);
+  img.alt = `Sample, ${describe(info)}`;
+  button.append(img);
+  button.addEventListener("click", onClick);
+  div.append(button);
+  return div;
+}
+
+function sampleTile(info) {
+  const div = tile(info, info.png, () => openLightbox(info));
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  const text = document.createElement("span");
+  text.textContent = info.label !== undefined ? `${info.seed} · ${info.label}` : `${info.seed}`;
+  const download = document.createElement("a");
+  download.href = pngURL(info.png);
+  download.download = `${model().name}-seed${info.seed}.png`;
+  download.textContent = "⬇";
+  download.title = `Download seed ${info.seed}`;
+  download.setAttribute("aria-label", `Download sample, ${describe(info)}`);
+  meta.append(text, download);
+  div.append(meta);
+  return div;
+}
+
+async function generateSamples(extra = {}) {
+  const body = { model: model().name, seed: seedValue(), n: Number($("count").value), format: "json", ...extra };
+  if (body.seeds) delete body.seed;
+  const data = await postJSON("/generate", body);
+  const grid = $("samples");
+  grid.style.gridTemplateColumns = extra.columns ? `repeat(${extra.columns}, minmax(0, 1fr))` : "";
+  grid.replaceChildren(...data.images.map(sampleTile));
+  $("samples-time").textContent = `${data.images.length} images in ${ms(data.clientMs)} (server ${ms(data.elapsed_ms)})`;
+}
+
+function openLightbox(info) {
+  $("lightbox-image").src = pngURL(info.png);
+  $("lightbox-title").textContent = `${model().name}, ${describe(info)}`;
+  $("lightbox-link").href = sampleLink(info);
+  $("lightbox-download").href = pngURL(info.png);
+  $("lightbox-download").download = `${model().name}-seed${info.seed}.png`;
+  $("lightbox").showModal();
+}
+
+function buildDigitButtons() {
+  const show = Boolean(model().num_classes);
+  $("digits").hidden = !show;
+  const holder = $("digit-buttons");
+  holder.replaceChildren();
+  if (!show) return;
+  for (let d = 0; d < model().num_classes; d++) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = d;
+    b.className = "digit";
+    b.setAttribute("aria-label", `Digit ${d}`);
+    b.setAttribute("aria-pressed", "false");
+    b.addEventListener("click", () => guarded(async () => {
+      for (const other of holder.children) other.setAttribute("aria-pressed", String(other === b));
+      await generateSamples({ label: d });
+    }));
+    holder.append(b);
+  }
+}
+
+async function allDigits() {
+  const rows = 4, k = model().num_classes, seed = seedValue();
+  const seeds = [], labels = [];
+  for (let r = 0; r < rows; r++) for (let d = 0; d < k; d++) { seeds.push(seed + r); labels.push(d); }
+  await generateSamples({ seeds, labels, n: seeds.length, columns: k });
+}
+
+// ---- latent arithmetic and interpolation ----------------------------------------------------------
+async function newPool() {
+  const data = await postJSON("/generate", { model: model().name, seed: seedValue() + 1000, n: 24, format: "json" });
+  state.pool = data.images;
+  renderPool();
+}
+
+function renderPool() {
+  const grid = $("pool");
+  grid.replaceChildren(...state.pool.map((info) => {
+    const t = tile(info, info.png, () => pick(info), `Add sample ${describe(info)} to ${state.target === "I" ? "the interpolation ends" : state.target}`);
+    for (const g of ["A", "B", "C", "I"]) if (state.picks[g].some((p) => p.seed === info.seed)) t.classList.add(`picked-${g}`);
+    return t;
+  }));
+}
+
+function pick(info) {
+  const group = state.picks[state.target];
+  const limit = state.target === "I" ? 2 : 3;
+  if (group.some((p) => p.seed === info.seed)) return;
+  group.push(info);
+  if (group.length > limit) group.shift();
+  renderPicks();
+}
+
+function renderPicks() {
+  for (const g of ["A", "B", "C"]) {
+    $(`group-${g}`).querySelector(".picked").replaceChildren(...state.picks[g].map(pickedImage));
+  }
+  $("interp-ends").replaceChildren(...state.picks.I.map(pickedImage));
+  $("arith-run").disabled = !["A", "B", "C"].every((g) => state.picks[g].length > 0);
+  $("interp-run").disabled = state.picks.I.length !== 2;
+  renderPool();
+}
+
+function pickedImage(info) {
+  const img = document.createElement("img");
+  img.src = pngURL(info.png);
+  img.alt = `Picked ${describe(info)}`;
+  return img;
+}
+
+function resetPicks() {
+  state.picks = { A: [], B: [], C: [], I: [] };
+  $("arith-result").replaceChildren();
+  $("interp-strip").replaceChildren();
+  stopAnimation();
+  $("interp-anim").hidden = $("interp-play").hidden = true;
+  $("arith-time").textContent = $("interp-time").textContent = "";
+  renderPicks();
+}
+
+function setTarget(target) {
+  state.target = target;
+  for (const b of document.querySelectorAll("button.target")) b.setAttribute("aria-pressed", String(b.dataset.target === target));
+  renderPool();
+}
+
+async function runArithmetic() {
+  const terms = ["A", "B", "C"].map((g) => ({
+    seeds: state.picks[g].map((p) => p.seed), weight: Number($(`weight-${g}`).value) || 0,
+  }));
+  const body = { model: model().name, terms, neighbors: 8, format: "json", seed: seedValue(),
+    ...conditioningOf(state.picks.A[0]) };
+  const data = await postJSON("/latent/arithmetic", body);
+  const img = (b64, alt, cls = "") => {
+    const el = document.createElement("img");
+    el.src = pngURL(b64); el.alt = alt; if (cls) el.className = cls;
+    return el;
+  };
+  const sign = (w, first) => (first ? (w < 0 ? "−" : "") : (w < 0 ? "−" : "+")) + (Math.abs(w) !== 1 ? ` ${Math.abs(w)}×` : "");
+  const equation = document.createElement("div");
+  equation.className = "equation";
+  data.terms.forEach((t, i) => {
+    const s = document.createElement("span"); s.textContent = sign(t.weight, i === 0);
+    equation.append(s, img(t.png, `Mean of ${["A", "B", "C"][i]}`));
+  });
+  const eq = document.createElement("span"); eq.textContent = "=";
+  equation.append(eq);
+  const neighbors = document.createElement("div");
+  neighbors.className = "neighbors";
+  const [result, ...others] = data.images;
+  const cells = [...others.slice(0, 4), null, ...others.slice(4)];
+  for (const c of cells) neighbors.append(c ? img(c.png, "Neighbour of the result") : img(result.png, "Result A − B + C", "center"));
+  $("arith-result").replaceChildren(equation, neighbors);
+  $("arith-time").textContent = `in ${ms(data.clientMs)}`;
+}
+
+function stopAnimation() {
+  clearInterval(state.anim.timer);
+  state.anim.timer = null;
+  $("interp-play").textContent = "Play";
+}
+
+function startAnimation() {
+  stopAnimation();
+  const a = state.anim;
+  a.timer = setInterval(() => {
+    if (a.frames.length < 2) return;
+    a.i += a.dir;
+    if (a.i <= 0 || a.i >= a.frames.length - 1) a.dir = -a.dir;
+    a.i = Math.max(0, Math.min(a.frames.length - 1, a.i));
+    $("interp-anim").src = pngURL(a.frames[a.i]);
+  }, 120);
+  $("interp-play").textContent = "Pause";
+}
+
+async function runInterpolation() {
+  const [start, end] = state.picks.I;
+  const steps = Math.min(64, Math.max(2, Number($("interp-steps").value) || 10));
+  const body = { model: model().name, start: { seed: start.seed }, end: { seed: end.seed }, steps,
+    method: $("interp-method").value, format: "json" };
+  const data = await postJSON("/latent/interpolate", body);
+  $("interp-strip").replaceChildren(...data.images.map((f) => {
+    const el = document.createElement("img");
+    el.src = pngURL(f.png); el.alt = `Frame t=${f.t}`;
+    return el;
+  }));
+  state.anim.frames = data.images.map((f) => f.png);
+  state.anim.i = 0; state.anim.dir = 1;
+  $("interp-anim").src = pngURL(state.anim.frames[0]);
+  $("interp-anim").hidden = $("interp-play").hidden = false;
+  startAnimation();
+  $("interp-time").textContent = `${steps} frames in ${ms(data.clientMs)}`;
+}
+
+// ---- InfoGAN ------------------------------------------------------------------------------------
+function buildInfoganControls() {
+  const m = model();
+  $("infogan-section").hidden = !m.num_categories;
+  const cats = $("category-buttons"), sliders = $("code-sliders"), sweeps = $("sweep-buttons");
+  cats.replaceChildren(); sliders.replaceChildren(); sweeps.replaceChildren();
+  $("sweep").hidden = true;
+  if (!m.num_categories) return;
+  state.category = 0;
+  state.codes = Array(m.num_continuous).fill(0);
+  const mapping = (m.metrics || {}).category_to_digit;
+  for (let c = 0; c < m.num_categories; c++) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = mapping ? `${c} (≈${mapping[c]})` : String(c);
+    b.className = "category";
+    b.setAttribute("aria-pressed", String(c === 0));
+    b.setAttribute("aria-label", `Category ${c}`);
+    b.addEventListener("click", () => {
+      state.category = c;
+      for (const o of cats.children) o.setAttribute("aria-pressed", String(o === b));
+      liveUpdate();
+    });
+    cats.append(b);
+  }
+  for (let k = 0; k < m.num_continuous; k++) {
+    const row = document.createElement("label");
+    row.className = "slider";
+    const name = document.createElement("span"); name.textContent = `Code ${k}`;
+    const input = document.createElement("input");
+    Object.assign(input, { type: "range", min: -2, max: 2, step: 0.05, value: 0, id: `code-${k}` });
+    const value = document.createElement("output"); value.textContent = "0.00";
+    input.addEventListener("input", () => {
+      state.codes[k] = Number(input.value);
+      value.textContent = Number(input.value).toFixed(2);
+      liveUpdate();
+    });
+    row.append(name, input, value);
+    sliders.append(row);
+  }
+  const addSweep = (label, vary) => {
+    const b = document.createElement("button");
+    b.type = "button"; b.textContent = label;
+    b.addEventListener("click", () => guarded(() => runSweep(vary)));
+    sweeps.append(b);
+  };
+  addSweep("Categories", "category");
+  for (let k = 0; k < m.num_continuous; k++) addSweep(`Code ${k}`, k);
+}
+
+// Live updates: at most one request in flight; the latest slider position wins.
+async function liveUpdate() {
+  const live = state.live;
+  if (live.busy) { live.pending = true; return; }
+  live.busy = true;
+  try {
+    clearError();
+    const params = new URLSearchParams({ seed: seedValue(), category: state.category, codes: state.codes.join(","), scale: 6 });
+    const started = performance.now();
+    const response = await request(`/models/${encodeURIComponent(model().name)}/sample.png?${params}`);
+    const url = URL.createObjectURL(await response.blob());
+    if (live.url) URL.revokeObjectURL(live.url);
+    live.url = url;
+    $("info-image").src = url;
+    $("info-time").textContent = `updated in ${ms(performance.now() - started)}`;
+  } catch (error) {
+    showError(error);
+  } finally {
+    live.busy = false;
+    if (live.pending) { live.pending = false; liveUpdate(); }
+  }
+}
+
+async function runSweep(vary) {
+  const started = performance.now();
+  const response = await request("/infogan/sweep", {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: model().name, seed: seedValue(), vary, scale: 2, rows: 4 }),
+  });
+  const img = $("sweep");
+  if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+  img.src = URL.createObjectURL(await response.blob());
+  img.alt = vary === "category" ? "Sweep: rows are seeds, columns are categories"
+    : `Sweep: rows are categories, columns are code ${vary} from -2 to 2`;
+  img.hidden = false;
+  $("sweep-time").textContent = `${img.alt} (${ms(performance.now() - started)})`;
+}
+
+// ---- wiring ---------------------------------------------------------------------------------------
+function wire() {
+  $("model").addEventListener("change", (e) => guarded(() => selectModel(e.target.value)));
+  $("generate").addEventListener("click", () => guarded(() => generateSamples()));
+  $("new-seed").addEventListener("click", () => guarded(async () => {
+    $("seed").value = Math.floor(Math.random() * 2 ** 31);
+    await generateSamples();
+    if (model().num_categories) await liveUpdate();
+  }));
+  $("seed").addEventListener("keydown", (e) => { if (e.key === "Enter") guarded(() => generateSamples()); });
+  $("all-digits").addEventListener("click", () => guarded(allDigits));
+  for (const b of document.querySelectorAll("button.target")) b.addEventListener("click", () => setTarget(b.dataset.target));
+  $("pool-new").addEventListener("click", () => guarded(async () => {
+    $("seed").value = seedValue() + 24;
+    await newPool();
+  }));
+  $("arith-reset").addEventListener("click", resetPicks);
+  $("arith-run").addEventListener("click", () => guarded(runArithmetic));
+  $("interp-run").addEventListener("click", () => guarded(runInterpolation));
+  $("interp-play").addEventListener("click", () => (state.anim.timer ? stopAnimation() : startAnimation()));
+  window.addEventListener("unhandledrejection", (e) => showError(e.reason));
+}
+
+wire();
+guarded(loadModels);
