@@ -70,7 +70,8 @@ def open_page(browser, url, width=1280, height=900, model=None):
 def rendered(page, selector: str) -> list[str]:
     """The src of every image matched, after checking each has decoded (naturalWidth > 0)."""
     page.wait_for_function(
-        "s => { const imgs = [...document.querySelectorAll(s)]; return imgs.length && imgs.every(i => i.complete && i.naturalWidth > 0); }",
+        "s => { const imgs = [...document.querySelectorAll(s)];"
+        " return imgs.length && imgs.every(i => i.complete && i.naturalWidth > 0); }",
         arg=selector)
     return page.eval_on_selector_all(selector, "imgs => imgs.map(i => i.src)")
 
@@ -101,7 +102,8 @@ def test_page_loads_clean_and_samples_change_with_the_seed(browser, url):
 def test_cgan_digit_buttons_and_all_digits(browser, url):
     page, watch = open_page(browser, url, model="cgan-mnist")
     page.click("#digit-buttons button:has-text('7')")
-    page.wait_for_function("() => [...document.querySelectorAll('#samples .tile img')].every(i => i.alt.includes('digit 7'))")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#samples .tile img')].every(i => i.alt.includes('digit 7'))")
     rendered(page, "#samples .tile img")
     page.click("#all-digits")
     page.wait_for_function("() => document.querySelectorAll('#samples .tile').length === 40")
