@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GAN_", env_file=".env", extra="ignore")
 
     checkpoint_dir: Path = Field(REPO_ROOT / "checkpoints", description="folder of NAME.safetensors + NAME.json")
+    extra_checkpoint_dir: Path | None = Field(None, description="a second folder (e.g. a mounted volume)")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto takes CUDA when present")
     max_images: int = Field(256, ge=1, le=4096, description="most images one request may ask for")
     batching: bool = Field(True, description="micro-batch concurrent requests for the same model")

@@ -115,10 +115,16 @@ class GanService:
     # --- life cycle ---------------------------------------------------------------------------
     def load_all(self) -> None:
         """Loads every generator in the checkpoint folder; a broken one is logged and listed, never fatal."""
-        directory = Path(self.settings.checkpoint_dir)
-        if not directory.is_dir():
-            log.error("checkpoint folder %s not found", directory)
-            return
+        folders = [Path(self.settings.checkpoint_dir)]
+        if self.settings.extra_checkpoint_dir is not None:
+            folders.append(Path(self.settings.extra_checkpoint_dir))
+        for folder in folders:
+            if folder.is_dir():
+                self.load_folder(folder)
+            else:
+                log.warning("checkpoint folder %s not found", folder)
+
+    def load_folder(self, directory: Path) -> None:
         for card_path in sorted(directory.glob("*.json")):
             name = card_path.stem
             try:

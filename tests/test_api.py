@@ -270,3 +270,17 @@ def test_a_corrupt_checkpoint_leaves_the_others_serving(tmp_path):
         assert c.post("/generate", json={"model": "dcgan-mnist"}).status_code == 200
         broken = c.post("/generate", json={"model": "cgan-mnist"})
         assert broken.status_code == 503 and "cgan-mnist" in broken.json()["detail"]
+
+
+def test_an_extra_checkpoint_folder_adds_models(tmp_path):
+    main_dir, extra_dir = tmp_path / "main", tmp_path / "extra"
+    main_dir.mkdir(), extra_dir.mkdir()
+    for f in os.listdir(CHECKPOINTS):
+        if f.startswith("dcgan-mnist"):
+            shutil.copy(os.path.join(CHECKPOINTS, f), main_dir / f)
+        if f.startswith("gan-mnist"):
+            shutil.copy(os.path.join(CHECKPOINTS, f), extra_dir / f.replace("gan-mnist", "my-gan"))
+    env = {"GAN_CHECKPOINT_DIR": str(main_dir), "GAN_EXTRA_CHECKPOINT_DIR": str(extra_dir)}
+    with running_server(env) as base, httpx.Client(base_url=base) as c:
+        assert c.get("/readyz").json()["models"] == ["dcgan-mnist", "my-gan"]
+        assert c.post("/generate", json={"model": "my-gan", "seed": 1}).status_code == 200

@@ -1,0 +1,84 @@
+"""The Python client and the gan-client command line against the real app."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from app.client import GanClient, GanClientError, main
+from app.local_server import free_port, running_server
+from tests.conftest import REPO_ROOT
+
+CHECKPOINTS = os.environ.get("TEST_CHECKPOINT_DIR", str(REPO_ROOT / "checkpoints"))
+
+
+@pytest.fixture(scope="module")
+def url():
+    with running_server({"GAN_CHECKPOINT_DIR": CHECKPOINTS}) as base:
+        yield base
+
+
+def test_client_generates_images_with_seeds_and_labels(url):
+    with GanClient(url) as client:
+        assert client.health()
+        assert {"cgan-mnist", "infogan-mnist"} <= {m["name"] for m in client.models()}
+        samples = client.generate(model="cgan-mnist", label=7, n=16, seed=100)
+        assert len(samples) == 16 and samples[3].seed == 103 and all(s.label == 7 for s in samples)
+        assert samples[0].image.size == (28, 28)
+        again = client.generate(model="cgan-mnist", label=7, seed=103)
+        assert again[0].image.tobytes() == samples[3].image.tobytes()
+        frames = client.interpolate("dcgan-mnist", 1, 2, steps=5)
+        assert len(frames) == 5
+        result = client.arithmetic("dcgan-mnist", [{"seeds": [1, 2, 3]}, {"seeds": [4], "weight": -1}], neighbors=2)
+        assert len(result) == 3 and len(result[0].z) == client.model("dcgan-mnist")["z_dim"]
+        sweep = client.sweep("infogan-mnist", vary=1, steps=3)
+        assert len(sweep) == 30 and sweep[0].codes[1] == -2.0
+
+
+def test_client_reports_4xx_with_the_servers_message(url):
+    with GanClient(url) as client:
+        with pytest.raises(GanClientError, match="label") as info:
+            client.generate(model="cgan-mnist", label=12)
+        assert info.value.status == 422
+        with pytest.raises(GanClientError, match="unknown model 'nope'") as info:
+            client.generate(model="nope")
+        assert info.value.status == 404
+
+
+def test_client_reports_a_server_that_is_down():
+    with GanClient(f"http://127.0.0.1:{free_port()}", timeout=2) as client:
+        with pytest.raises(GanClientError, match="cannot reach"):
+            client.models()
+
+
+def test_cli_commands_write_pngs(url, tmp_path, capsys):
+    out = tmp_path / "sevens.png"
+    assert main(["--url", url, "generate", "--model", "cgan-mnist", "--label", "7", "--n", "16", "-o", str(out)]) == 0
+    assert Image.open(out).size == (4 * 30 + 2, 4 * 30 + 2)
+    assert main(["--url", url, "models"]) == 0
+    assert "cgan-mnist" in capsys.readouterr().out
+    for args in (["arithmetic", "--model", "dcgan-mnist", "--term", "1,2,3", "--term", "4,5,6:-1", "--term", "7,8,9",
+                  "--neighbors", "8"],
+                 ["interpolate", "--model", "dcgan-mnist", "--start", "1", "--end", "2", "--steps", "6"],
+                 ["sweep", "--model", "infogan-mnist", "--vary", "0", "--steps", "5"]):
+        path = tmp_path / f"{args[0]}.png"
+        assert main(["--url", url, *args, "-o", str(path)]) == 0, args
+        assert Image.open(io.BytesIO(path.read_bytes())).size[0] > 28
+
+
+def test_cli_uses_gan_url_and_reports_errors(url, tmp_path):
+    env = os.environ | {"GAN_URL": url}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "app.client", *a], cwd=REPO_ROOT, env=env,  # noqa: E731
+                                    capture_output=True, text=True, timeout=60)
+    ok = run("generate", "--model", "gan-mnist", "-o", str(tmp_path / "one.png"))
+    assert ok.returncode == 0 and "wrote" in ok.stdout
+    bad = run("generate", "--model", "gan-mnist", "--label", "3", "-o", str(tmp_path / "x.png"))
+    assert bad.returncode == 1 and "422" in bad.stderr and "label" in bad.stderr
+    down = subprocess.run([sys.executable, "-m", "app.client", "--url", f"http://127.0.0.1:{free_port()}", "models"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert down.returncode == 1 and "cannot reach" in down.stderr

@@ -1,0 +1,66 @@
+"""What CI can check of the Docker image and compose file without a Docker engine."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name, path=str(BIN)) or shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed (it is in the dev extra)")
+    return path
+
+
+def test_dockerfile_is_hadolint_clean():
+    result = subprocess.run([tool("hadolint"), "--failure-threshold", "error", "Dockerfile"], cwd=REPO_ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_shape():
+    text = (REPO_ROOT / "Dockerfile").read_text()
+    assert "bash scripts/install.sh" in text  # the README's install steps, not a copy of them
+    assert text.index("scripts/install.sh") < text.index("COPY app app")  # dependencies before code
+    assert "\nUSER 10001" in text and "HEALTHCHECK" in text and "/healthz" in text
+    assert "COPY checkpoints checkpoints" in text and "VOLUME" in text
+    assert "TORCH_INDEX_URL" in text
+
+
+def compose_config(*profile: str) -> dict:
+    result = subprocess.run([tool("docker-compose"), "-f", "docker-compose.yml", *profile, "config", "--format",
+                             "json"], cwd=REPO_ROOT, capture_output=True, text=True)
+    # compose can print validation errors and still exit 0: both must be clean
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+    return json.loads(result.stdout)
+
+
+def test_compose_file_is_valid_with_cpu_and_gpu_services():
+    cpu = compose_config()["services"]
+    assert set(cpu) == {"gan-studio"}
+    service = cpu["gan-studio"]
+    assert service["ports"][0]["target"] == 8000 and service["restart"] == "unless-stopped"
+    assert "/healthz" in " ".join(service["healthcheck"]["test"])
+    assert any(v["target"] == "/models" for v in service["volumes"])
+    gpu = compose_config("--profile", "gpu")["services"]["gan-studio-gpu"]
+    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    assert gpu["environment"]["GAN_DEVICE"] == "cuda"
+
+
+def test_readme_commands_match_the_makefile():
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert "make serve" in readme and "make test" in readme
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "scripts/install.sh" in makefile and "pytest" in makefile
+    assert "make test" in (REPO_ROOT / ".ci" / "run").read_text()
