@@ -23,13 +23,17 @@ class TrainConfig:
     real_label: float = 1.0  # < 1 for one-sided label smoothing
     lambda_cat: float = 1.0  # InfoGAN: weight of the categorical code's cross-entropy
     lambda_cont: float = 0.1  # InfoGAN: weight of the continuous codes' squared error
+    translate: int = 0  # DiffAugment translation of D's inputs by up to this many pixels (0: off)
     ema_decay: float = 0.999  # the shipped generator is an exponential moving average of G's weights
     seed: int = 0
     log_every: int = 25  # steps between loss-log records
 
     def with_overrides(self, **overrides: Any) -> TrainConfig:
         known = {f.name for f in fields(self)}
-        return replace(self, **{k: v for k, v in overrides.items() if k in known and v is not None})
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(f"unknown config fields {sorted(unknown)}; known: {sorted(known)}")
+        return replace(self, **{k: tuple(v) if k == "betas" else v for k, v in overrides.items() if v is not None})
 
 
 PRESETS: dict[str, TrainConfig] = {

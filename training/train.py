@@ -57,6 +57,19 @@ def generator_loss(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
     return bce(fake_logits, 1.0)  # non-saturating: minimise -log D(G(z))
 
 
+def translate(x: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """DiffAugment's translation (Zhao et al. 2020): each image shifted by up to ``max_shift`` pixels,
+    background filling the gap. Differentiable, applied to real and fake images alike before D, so that
+    D cannot memorise the small training set while G still learns the unshifted digits."""
+    n, _, h, w = x.shape
+    shift = torch.randint(-max_shift, max_shift + 1, (2, n, 1, 1), device=x.device)
+    rows = (torch.arange(h, device=x.device).view(1, h, 1) + shift[0, :, :, :1] + max_shift)
+    cols = (torch.arange(w, device=x.device).view(1, 1, w) + shift[1, :, :1, :] + max_shift)
+    padded = F.pad(x, [max_shift] * 4, value=-1.0)
+    batch = torch.arange(n, device=x.device).view(n, 1, 1)
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+
+
 def info_loss(cat_logits: torch.Tensor, code_means: torch.Tensor, latents: Any, cfg: TrainConfig) -> torch.Tensor:
     """InfoGAN's lower bound on the mutual information, as a loss: CE on the category, squared error on codes."""
     return cfg.lambda_cat * F.cross_entropy(cat_logits, latents.categories) + cfg.lambda_cont * F.mse_loss(
@@ -80,6 +93,8 @@ class Trainer:
     def discriminate(self, x: torch.Tensor, latents: Any) -> tuple[torch.Tensor, Any]:
         """D's logits for images x, plus Q's outputs for InfoGAN (else None)."""
         family = self.cfg.family
+        if self.cfg.translate:
+            x = translate(x, self.cfg.translate)
         if family == "cgan":
             return self.D(x, latents.labels), None
         if family == "infogan":
@@ -280,11 +295,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last epoch")
     parser.add_argument("--max-steps", type=int, help="stop after this many generator steps (smoke tests)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                        help='override any config field, e.g. --set translate=2 --set \'g_kwargs={"base_channels": 64}\'')
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     cfg = PRESETS[args.preset].with_overrides(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                                               dataset=args.dataset)
+    cfg = cfg.with_overrides(**{k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)})
     device = pick_device(args.device)
     card = train(cfg, args.run_dir or Path("runs") / cfg.name, args.checkpoint_dir, device,
                  resume=args.resume, data_dir=args.data_dir, max_steps=args.max_steps)
