@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-steps", type=int, help="stop after this many generator steps (smoke tests)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                        help='override any config field, e.g. --set translate=2 --set \'g_kwargs={"base_channels": 64}\'')
+                        help="override any config field, e.g. --set translate=2")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
