@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from starlette.concurrency import run_in_threadpool
 
 from app.batching import MicroBatcher, QueueFull
 from app.config import Settings
@@ -222,6 +223,13 @@ class GanService:
             latents.categories = one_hot(latents.categories, G.num_categories)
         return latents
 
+    @staticmethod
+    async def latents_for_seeds(G: Generator, seeds: list[int]) -> Latents:
+        """Drawing many seeds' latents takes milliseconds: off the event loop then, inline when it is tiny."""
+        if len(seeds) <= 8:
+            return G.latents_for_seeds(seeds)
+        return await run_in_threadpool(G.latents_for_seeds, seeds)
+
     async def run(self, model: LoadedModel, latents: Latents) -> np.ndarray:
         try:
             return await model.batcher.submit(self.soft(model.G, latents))
@@ -253,7 +261,7 @@ class GanService:
         if req.seeds is None and seed + req.n - 1 > MAX_SEED:
             raise ServiceError(422, f"seed + n - 1 must be at most {MAX_SEED}", "seed")
         seeds = req.seeds or list(range(seed, seed + req.n))
-        latents = self.condition(G, G.latents_for_seeds(seeds), req)
+        latents = self.condition(G, await self.latents_for_seeds(G, seeds), req)
         if req.labels is not None:
             latents.labels = torch.tensor(req.labels)
         info = [{"seed": s} | self.describe(G, latents, i, req.return_latents) for i, s in enumerate(seeds)]

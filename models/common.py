@@ -128,3 +128,12 @@ def downsample_block(c_in: int, c_out: int, batch_norm: bool = True) -> nn.Seque
         layers.append(nn.BatchNorm2d(c_out))
     layers.append(nn.LeakyReLU(0.2, True))
     return nn.Sequential(*layers)
+
+
+class MinibatchStd(nn.Module):
+    """Appends the batch's mean feature standard deviation as one more feature (map), as in ProGAN:
+    a generator that covers few modes gives itself away by a low spread."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spread = x.std(dim=0, unbiased=False).mean()
+        return torch.cat([x, spread.expand(x.shape[0], 1, *x.shape[2:])], dim=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.common import Generator, Latents, downsample_block, init_dcgan_weights, upsample_block
+from models.common import Generator, Latents, MinibatchStd, downsample_block, init_dcgan_weights, upsample_block
 
 
 class DcganGenerator(Generator):
@@ -35,14 +35,16 @@ class DcganGenerator(Generator):
 class DcganDiscriminator(nn.Module):
     """Two strided convolutions (no batch norm on the input layer), then one logit."""
 
-    def __init__(self, img_shape: tuple[int, int, int] = (1, 28, 28), base_channels: int = 64) -> None:
+    def __init__(self, img_shape: tuple[int, int, int] = (1, 28, 28), base_channels: int = 64,
+                 minibatch_std: bool = False) -> None:
         super().__init__()
-        self.img_shape, self.base_channels = tuple(img_shape), base_channels
+        self.img_shape, self.base_channels, self.minibatch_std = tuple(img_shape), base_channels, minibatch_std
         c = base_channels
         self.net = nn.Sequential(
             downsample_block(img_shape[0], c, batch_norm=False),
             downsample_block(c, 2 * c),
-            nn.Conv2d(2 * c, 1, img_shape[1] // 4),
+            MinibatchStd() if minibatch_std else nn.Identity(),
+            nn.Conv2d(2 * c + int(minibatch_std), 1, img_shape[1] // 4),
         )
         init_dcgan_weights(self)
 

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from models.common import Generator, Latents
+from models.common import Generator, Latents, MinibatchStd
 
 
 class GanGenerator(Generator):
@@ -16,13 +16,15 @@ class GanGenerator(Generator):
     family = "gan"
 
     def __init__(self, z_dim: int = 100, img_shape: tuple[int, int, int] = (1, 28, 28),
-                 hidden: tuple[int, ...] = (256, 512, 1024)) -> None:
+                 hidden: tuple[int, ...] = (256, 512, 1024), batch_norm: bool = False) -> None:
         super().__init__()
-        self.z_dim, self.img_shape, self.hidden = z_dim, tuple(img_shape), tuple(hidden)
+        self.z_dim, self.img_shape, self.hidden, self.batch_norm = z_dim, tuple(img_shape), tuple(hidden), batch_norm
         layers: list[nn.Module] = []
         width = z_dim
         for h in self.hidden:
-            layers += [nn.Linear(width, h), nn.ReLU(True)]
+            layers += [nn.Linear(width, h, bias=not batch_norm)]
+            layers += [nn.BatchNorm1d(h)] if batch_norm else []
+            layers += [nn.ReLU(True)]
             width = h
         layers += [nn.Linear(width, math.prod(self.img_shape)), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -46,31 +48,23 @@ class Maxout(nn.Module):
 class GanDiscriminator(nn.Module):
     """Maxout MLP with dropout, ending in one logit (the paper's MNIST discriminator).
 
-    With ``pack`` > 1 it judges that many images at once (Lin et al. 2018, PacGAN), against mode collapse.
+    With ``minibatch_std`` the head also sees the batch's feature spread (ProGAN), against mode collapse.
     """
 
     def __init__(self, img_shape: tuple[int, int, int] = (1, 28, 28), hidden: tuple[int, ...] = (240, 240),
-                 pieces: int = 5, dropout: float = 0.5, input_dropout: float = 0.2, pack: int = 1,
-                 minibatch_std: bool = False, spectral_norm: bool = False) -> None:
+                 pieces: int = 5, dropout: float = 0.5, input_dropout: float = 0.2,
+                 minibatch_std: bool = False) -> None:
         super().__init__()
         self.img_shape, self.hidden, self.pieces = tuple(img_shape), tuple(hidden), pieces
-        self.dropout, self.input_dropout, self.pack = dropout, input_dropout, pack
-        self.minibatch_std, self.spectral_norm = minibatch_std, spectral_norm
-        layers: list[nn.Module] = [nn.Dropout(input_dropout)]
-        width = math.prod(self.img_shape) * pack
+        self.dropout, self.input_dropout, self.minibatch_std = dropout, input_dropout, minibatch_std
+        layers: list[nn.Module] = [nn.Flatten(), nn.Dropout(input_dropout)]
+        width = math.prod(self.img_shape)
         for h in self.hidden:
             layers += [Maxout(width, h, pieces), nn.Dropout(dropout)]
             width = h
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(width + int(minibatch_std), 1)
-        if spectral_norm:
-            for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    nn.utils.parametrizations.spectral_norm(m)
+        layers += [MinibatchStd()] if minibatch_std else []
+        layers.append(nn.Linear(width + int(minibatch_std), 1))
+        self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """One logit per ``pack`` images (PacGAN: judging samples jointly makes mode collapse visible to D)."""
-        h = self.body(x.reshape(x.shape[0] // self.pack, -1))
-        if self.minibatch_std:  # the batch's feature spread as one more feature: collapse shows as a low value
-            h = torch.cat([h, h.std(dim=0).mean().expand(h.shape[0], 1)], dim=1)
-        return self.head(h).squeeze(1)
+        return self.net(x).squeeze(1)

@@ -81,3 +81,28 @@ def test_gan_discriminator_uses_maxout_and_dropout():
     x = torch.zeros(3, 1, 28, 28)
     D.train()
     assert not torch.equal(D(x + torch.randn_like(x)), D(x + torch.randn_like(x)))
+
+
+def test_minibatch_std_reports_the_batch_spread():
+    from models.common import MinibatchStd
+
+    same = MinibatchStd()(torch.ones(4, 3, 2, 2))
+    assert same.shape == (4, 4, 2, 2) and same[:, 3].abs().max() == 0
+    varied = MinibatchStd()(torch.randn(8, 5))
+    assert varied.shape == (8, 6) and varied[0, 5] > 0.5
+
+
+@pytest.mark.parametrize("family", ["gan", "dcgan"])
+def test_discriminators_with_minibatch_std(family):
+    _, d_cls = FAMILIES[family]
+    kwargs = {"hidden": [16], "pieces": 2} if family == "gan" else {"base_channels": 4}
+    D = d_cls(minibatch_std=True, **kwargs)
+    assert D(torch.randn(6, 1, 28, 28)).shape == (6,)
+
+
+def test_gan_generator_with_batch_norm():
+    from models.gan import GanGenerator
+
+    G = GanGenerator(z_dim=8, hidden=[16, 32], batch_norm=True).eval()
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in G.modules())
+    assert G.sample(3, generator=torch.Generator().manual_seed(0)).shape == (3, 1, 28, 28)

@@ -62,3 +62,19 @@ def test_cli_runs_a_preset_for_a_few_steps(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     _, card = load_checkpoint(tmp_path / "ck" / "dcgan-mnist")
     assert card["steps"] == 2 and card["dataset"] == "mnist-10k" and card["image_size"] == 28
+
+
+def test_translation_shifts_each_image_and_fills_with_background():
+    from training.train import translate
+
+    torch.manual_seed(0)
+    x = torch.full((64, 1, 8, 8), -1.0)
+    x[:, :, 3:5, 3:5] = 1.0  # a centred square
+    y = translate(x, 2)
+    assert y.shape == x.shape
+    assert torch.equal((y == 1).sum(dim=(1, 2, 3)), torch.full((64,), 4))  # moved, never cut at this size
+    centres = (y == 1).float().nonzero()[:, 2:].view(64, 4, 2).float().mean(1)
+    assert centres.min() >= 1.5 and centres.max() <= 5.5 and len({tuple(c.tolist()) for c in centres}) > 5
+    x.requires_grad_(True)
+    translate(x, 2).sum().backward()
+    assert x.grad is not None  # differentiable, so G learns through it
