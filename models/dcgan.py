@@ -36,15 +36,20 @@ class DcganDiscriminator(nn.Module):
     """Two strided convolutions (no batch norm on the input layer), then one logit."""
 
     def __init__(self, img_shape: tuple[int, int, int] = (1, 28, 28), base_channels: int = 64,
-                 minibatch_std: bool = False) -> None:
+                 minibatch_std: bool = False, extra_conv: bool = False) -> None:
         super().__init__()
         self.img_shape, self.base_channels, self.minibatch_std = tuple(img_shape), base_channels, minibatch_std
+        self.extra_conv = extra_conv
         c = base_channels
+        width = 4 * c if extra_conv else 2 * c
         self.net = nn.Sequential(
             downsample_block(img_shape[0], c, batch_norm=False),
             downsample_block(c, 2 * c),
+            # an optional stride-1 layer at the last resolution: more capacity, still all-convolutional
+            nn.Sequential(nn.Conv2d(2 * c, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width),
+                          nn.LeakyReLU(0.2, True)) if extra_conv else nn.Identity(),
             MinibatchStd() if minibatch_std else nn.Identity(),
-            nn.Conv2d(2 * c + int(minibatch_std), 1, img_shape[1] // 4),
+            nn.Conv2d(width + int(minibatch_std), 1, img_shape[1] // 4),
         )
         init_dcgan_weights(self)
 

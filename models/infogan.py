@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.common import Generator, Latents, downsample_block, init_dcgan_weights, one_hot, upsample_block
+from models.common import Generator, Latents, MinibatchStd, downsample_block, init_dcgan_weights, one_hot, upsample_block
 
 
 class InfoganGenerator(Generator):
@@ -47,10 +47,11 @@ class InfoganDiscriminator(nn.Module):
 
     def __init__(self, num_categories: int = 10, num_continuous: int = 2,
                  img_shape: tuple[int, int, int] = (1, 28, 28), base_channels: int = 64,
-                 hidden: int = 256) -> None:
+                 hidden: int = 256, minibatch_std: bool = False) -> None:
         super().__init__()
         self.num_categories, self.num_continuous = num_categories, num_continuous
         self.img_shape, self.base_channels, self.hidden = tuple(img_shape), base_channels, hidden
+        self.minibatch_std = minibatch_std
         c, side = base_channels, img_shape[1] // 4
         self.body = nn.Sequential(
             downsample_block(img_shape[0], c, batch_norm=False),
@@ -60,7 +61,9 @@ class InfoganDiscriminator(nn.Module):
             nn.BatchNorm1d(hidden),
             nn.LeakyReLU(0.2, True),
         )
-        self.d_head = nn.Linear(hidden, 1)
+        # D's head may also see the batch's spread, so that a category drawn twice as often as its digit
+        # occurs (two categories making 1s, say) shows; Q reads the image's own features only.
+        self.d_head = nn.Sequential(MinibatchStd(), nn.Linear(hidden + 1, 1)) if minibatch_std else nn.Linear(hidden, 1)
         self.q_head = nn.Sequential(
             nn.Linear(hidden, 128, bias=False),
             nn.BatchNorm1d(128),
