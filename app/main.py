@@ -50,8 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.metrics, app.state.settings = metrics, settings
     app.include_router(router)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts the 413s too
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:

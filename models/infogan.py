@@ -8,7 +8,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.common import Generator, Latents, MinibatchStd, downsample_block, init_dcgan_weights, one_hot, upsample_block
+from models.common import (
+    Generator,
+    Latents,
+    MinibatchStd,
+    downsample_block,
+    init_dcgan_weights,
+    one_hot,
+    upsample_block,
+)
 
 
 class InfoganGenerator(Generator):

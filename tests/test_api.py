@@ -126,8 +126,8 @@ def test_concurrent_requests_are_batched_without_changing_pixels(url, client):
 
 def test_cgan_images_read_as_their_label(client):
     classifier, _ = load_checkpoint(REPO_ROOT / "checkpoints" / "classifier-mnist", expected_class=DigitClassifier)
-    labels = [d for d in range(10) for _ in range(10)]
-    r = client.post("/generate", json={"model": "cgan-mnist", "seed": 77, "n": 100, "labels": labels,
+    labels = [d for d in range(10) for _ in range(20)]
+    r = client.post("/generate", json={"model": "cgan-mnist", "seed": 77, "n": 200, "labels": labels,
                                        "format": "json"})
     images = torch.tensor(np.stack(json_images(r)), dtype=torch.float32)[:, None] / 127.5 - 1
     with torch.inference_mode():

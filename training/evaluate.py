@@ -49,7 +49,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     with warnings.catch_warnings():  # dead ReLU features make the product singular; handled below
         warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+        covmean = linalg.sqrtm(cov_a @ cov_b)
     if not np.isfinite(covmean).all():  # near-singular product: regularise, as the FID reference code does
         eps = np.eye(len(cov_a)) * 1e-6
         covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
