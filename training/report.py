@@ -1,0 +1,45 @@
+"""Prints the README's model table from the checkpoint cards (the figures `training.evaluate` wrote).
+
+    python -m training.report            # markdown table of checkpoints/*.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from models.checkpoint import read_card
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pct(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def model_table(directory: Path) -> str:
+    rows = ["| model | family | FD (real vs real) | digit shares | label acc. | category acc. | epochs | training |",
+            "|---|---|---:|---|---:|---:|---:|---|"]
+    for path in sorted(directory.glob("*.json")):
+        card = read_card(path)
+        if card.get("kind") != "generator":
+            continue
+        m = card.get("metrics", {})
+        shares = f"{pct(m.get('digit_share_min'))} to {pct(m.get('digit_share_max'))}" if "digit_share_min" in m else ""
+        rows.append(
+            f"| `{card['name']}` | {card['family']} | {m.get('frechet_distance', '')} "
+            f"({m.get('frechet_distance_real_vs_real', '')}) | {shares} | {pct(m.get('label_accuracy'))} "
+            f"| {pct(m.get('category_accuracy'))} | {card.get('epochs')} "
+            f"| {card.get('training_time_s', 0) / 60:.0f} min, {card.get('device')} |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint-dir", type=Path, default=REPO_ROOT / "checkpoints")
+    print(model_table(parser.parse_args(argv).checkpoint_dir))
+
+
+if __name__ == "__main__":
+    main()
