@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 import numpy as np
@@ -53,6 +54,16 @@ def encode(frames: Frames, fmt: str, model: str, scale: int, started: float) -> 
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)}
     return JSONResponse(body, headers=headers)
 
+ImageRequest = GenerateRequest | ArithmeticRequest | InterpolateRequest | SweepRequest
+
+
+async def respond(req: ImageRequest, work: Awaitable[Frames]) -> Response:
+    """Awaits the service's frames, then encodes them in a worker thread."""
+    started = time.perf_counter()
+    frames = await work
+    return await run_in_threadpool(encode, frames, req.format, req.model, req.scale, started)
+
+
 def b64png(image, scale: int) -> str:
     return base64.b64encode(png_bytes(image, scale)).decode()
 
@@ -81,9 +92,7 @@ async def get_model(name: str, service: ServiceDep) -> dict[str, Any]:
 @router.post("/generate", tags=["generate"], responses=PNG_RESPONSE)
 async def generate(req: GenerateRequest, service: ServiceDep) -> Response:
     """Images from seeds: image i of a request with seed s is the image of seed s + i."""
-    started = time.perf_counter()
-    frames = await service.generate(req)
-    return await run_in_threadpool(encode, frames, req.format, req.model, req.scale, started)
+    return await respond(req, service.generate(req))
 
 @router.get("/models/{name}/sample.png", tags=["generate"], responses=PNG_RESPONSE)
 async def sample_png(
@@ -109,23 +118,17 @@ async def sample_png(
 @router.post("/latent/arithmetic", tags=["latent"], responses=PNG_RESPONSE)
 async def arithmetic(req: ArithmeticRequest, service: ServiceDep) -> Response:
     """Sum over terms of weight x mean z of the term's seeds (or its z), plus noisy neighbours."""
-    started = time.perf_counter()
-    frames = await service.arithmetic(req)
-    return await run_in_threadpool(encode, frames, req.format, req.model, req.scale, started)
+    return await respond(req, service.arithmetic(req))
 
 @router.post("/latent/interpolate", tags=["latent"], responses=PNG_RESPONSE)
 async def interpolate(req: InterpolateRequest, service: ServiceDep) -> Response:
     """Frames from the start latent to the end latent (slerp or lerp); conditional inputs blend too."""
-    started = time.perf_counter()
-    frames = await service.interpolate(req)
-    return await run_in_threadpool(encode, frames, req.format, req.model, req.scale, started)
+    return await respond(req, service.interpolate(req))
 
 @router.post("/infogan/sweep", tags=["infogan"], responses=PNG_RESPONSE)
 async def sweep(req: SweepRequest, service: ServiceDep) -> Response:
     """A grid: rows = categories and columns = values of one continuous code, or columns = categories."""
-    started = time.perf_counter()
-    frames = await service.sweep(req)
-    return await run_in_threadpool(encode, frames, req.format, req.model, req.scale, started)
+    return await respond(req, service.sweep(req))
 
 CONSTANT_PNG = png_bytes(grid_array(np.zeros((1, 28, 28, 1), np.uint8)))
 
