@@ -57,10 +57,15 @@ def encode(frames: Frames, fmt: str, model: str, scale: int, started: float) -> 
 ImageRequest = GenerateRequest | ArithmeticRequest | InterpolateRequest | SweepRequest
 
 
+INLINE_PIXELS = 4096  # encoding this little takes tens of microseconds, less than a hop to a worker thread
+
+
 async def respond(req: ImageRequest, work: Awaitable[Frames]) -> Response:
-    """Awaits the service's frames, then encodes them in a worker thread."""
+    """Awaits the service's frames, then encodes them: small outputs inline, larger ones in a worker thread."""
     started = time.perf_counter()
     frames = await work
+    if frames.images.size * req.scale**2 <= INLINE_PIXELS:
+        return encode(frames, req.format, req.model, req.scale, started)
     return await run_in_threadpool(encode, frames, req.format, req.model, req.scale, started)
 
 
