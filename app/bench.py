@@ -19,8 +19,8 @@ import os
 import platform
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import httpx
 import numpy as np
 import torch
 
@@ -31,27 +31,58 @@ from models.checkpoint import load_checkpoint
 from models.images import png_bytes, to_uint8
 
 
+class Connection:
+    """A bare HTTP/1.1 keep-alive connection: the load generator must cost far less than the server it
+    measures, and a general-purpose client with 64 connections in one process costs more than the server."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def post(self, path: str, body: dict) -> int:
+        data = json.dumps(body).encode()
+        self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                          f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 async def load(url: str, path: str, body: dict, concurrency: int, seconds: float) -> dict[str, float]:
     """``concurrency`` clients send requests back to back for ``seconds``; returns rate and latency."""
+    parts = urlsplit(url)
     latencies: list[float] = []
+    connections = [Connection(parts.hostname, parts.port) for _ in range(concurrency)]
+    await asyncio.gather(*(c.open() for c in connections))
+    # warm the connections first
+    await asyncio.gather(*(c.post(path, body | {"seed": k}) for k, c in enumerate(connections)))
     stop_at = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
 
-        async def worker(k: int) -> None:
-            i = 0
-            while time.perf_counter() < stop_at:
-                t0 = time.perf_counter()
-                r = await client.post(path, json=body | {"seed": k * 1_000_000 + i})
-                r.raise_for_status()
-                latencies.append(time.perf_counter() - t0)
-                i += 1
+    async def worker(k: int, connection: Connection) -> None:
+        i = 0
+        while time.perf_counter() < stop_at:
+            t0 = time.perf_counter()
+            status = await connection.post(path, body | {"seed": k * 1_000_000 + i})
+            if status != 200:
+                raise RuntimeError(f"{path} answered {status}")
+            latencies.append(time.perf_counter() - t0)
+            i += 1
 
-        # warm the connections first
-        await asyncio.gather(*(client.post(path, json=body | {"seed": k}) for k in range(concurrency)))
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(k) for k in range(concurrency)))
-        elapsed = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(k, c) for k, c in enumerate(connections)))
+    elapsed = time.perf_counter() - start
+    for c in connections:
+        c.close()
     lat = np.array(latencies) * 1000
     return {"rps": len(lat) / elapsed, "p50_ms": float(np.percentile(lat, 50)),
             "p99_ms": float(np.percentile(lat, 99)), "requests": len(lat)}

@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     max_images: int = Field(256, ge=1, le=4096, description="most images one request may ask for")
     batching: bool = Field(True, description="micro-batch concurrent requests for the same model")
     max_batch: int = Field(256, ge=1, description="most images in one forward pass")
-    max_wait_ms: float = Field(2.0, ge=0, description="how long a batch waits for more requests")
+    max_wait_ms: float = Field(0.0, ge=0, description="extra wait for more requests (0: take what is queued)")
     queue_size: int = Field(1024, ge=1, description="requests waiting per model before 503s")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="largest request body accepted")
     threads: int = Field(0, ge=0, description="torch threads (0: one per core)")

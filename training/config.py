@@ -48,14 +48,16 @@ PRESETS: dict[str, TrainConfig] = {
         "dcgan-mnist", "dcgan", epochs=40, lr_g=1e-3, g_kwargs={"z_dim": 100, "base_channels": 48},
         d_kwargs={"base_channels": 48},
     ),
+    # 40 epochs gave 97.9% label accuracy, 60 gave 98.7%; translation of D's inputs (94% at 23 epochs) and a
+    # faster G (97.2% at 40) did worse here.
     "cgan-mnist": TrainConfig(
-        "cgan-mnist", "cgan", epochs=40, g_kwargs={"z_dim": 100, "base_channels": 48},
+        "cgan-mnist", "cgan", epochs=60, g_kwargs={"z_dim": 100, "base_channels": 48},
         d_kwargs={"base_channels": 48},
     ),
     # lambda_cont = 1 lets the continuous codes take slant and width, which otherwise split one digit over
-    # two categories (category accuracy 89% against 65% with 0.1, both with translation, at 40 epochs).
+    # two categories (category accuracy 89% against 65% with 0.1, both with translation, at 40 epochs; 91% at 60).
     "infogan-mnist": TrainConfig(
-        "infogan-mnist", "infogan", epochs=40, lr_g=1e-3, g_kwargs={"z_dim": 62, "base_channels": 64},
+        "infogan-mnist", "infogan", epochs=60, lr_g=1e-3, g_kwargs={"z_dim": 62, "base_channels": 64},
         d_kwargs={"base_channels": 64}, translate=2, lambda_cont=1.0,
     ),
     "dcgan-fashion": TrainConfig(
