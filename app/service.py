@@ -7,6 +7,7 @@ PNG or JSON. Torch work runs on one executor thread through each model's micro-b
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -106,8 +107,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 class GanService:
     def __init__(self, settings: Settings, on_batch: Callable[[str, int], None] | None = None) -> None:
         self.settings, self.on_batch = settings, on_batch
-        if settings.threads:
-            torch.set_num_threads(settings.threads)
+        torch.set_num_threads(settings.threads or os.cpu_count() or 1)
         self.device = pick_device(settings.device)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch")
         self.models: dict[str, LoadedModel] = {}
