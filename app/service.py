@@ -132,8 +132,8 @@ class GanService:
                 model, card = load_checkpoint(card_path, self.device)
                 if not isinstance(model, Generator):
                     continue  # the evaluation classifier lives beside the generators
+                self.warm_up(model)  # a model that cannot run a batch is reported, not served
                 self.models[name] = LoadedModel(name, model, card, self.make_batcher(name, model))
-                self.warm_up(model)
                 log.info("loaded %s (%s) on %s", name, card["class_name"], self.device)
             except Exception as e:  # noqa: BLE001 - any broken file is reported, the rest still serve
                 self.unavailable[name] = str(e)
