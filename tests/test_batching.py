@@ -1,0 +1,87 @@
+"""The micro-batcher on its own: batches form, failures reach their requests, the queue is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+
+from app.batching import MicroBatcher, QueueFull
+from models import Latents
+
+
+def latents(rows: int, value: float) -> Latents:
+    return Latents(torch.full((rows, 3), value))
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_concurrent_jobs_share_a_forward_pass_and_get_their_own_rows():
+    sizes: list[int] = []
+
+    async def main():
+        batcher = MicroBatcher(lambda lat: lat.z.numpy().copy(), ThreadPoolExecutor(1), max_batch=64,
+                               max_wait_s=0.05, queue_size=100, on_batch=sizes.append)
+        batcher.start()
+        results = await asyncio.gather(*(batcher.submit(latents(2, float(i))) for i in range(10)))
+        await batcher.stop()
+        return results
+
+    results = run(main())
+    for i, rows in enumerate(results):
+        assert rows.shape == (2, 3) and np.all(rows == i)
+    assert sum(sizes) == 20 and len(sizes) < 10
+
+
+def test_disabled_batching_runs_each_job_alone():
+    sizes: list[int] = []
+
+    async def main():
+        batcher = MicroBatcher(lambda lat: lat.z.numpy(), ThreadPoolExecutor(1), max_batch=64, max_wait_s=0.05,
+                               queue_size=100, enabled=False, on_batch=sizes.append)
+        batcher.start()
+        await asyncio.gather(*(batcher.submit(latents(1, 0.0)) for _ in range(5)))
+        await batcher.stop()
+
+    run(main())
+    assert sizes == [1] * 5
+
+
+def test_a_failed_forward_fails_its_requests_and_the_batcher_goes_on():
+    calls = {"n": 0}
+
+    def forward(lat: Latents) -> np.ndarray:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("boom")
+        return lat.z.numpy()
+
+    async def main():
+        batcher = MicroBatcher(forward, ThreadPoolExecutor(1), max_batch=8, max_wait_s=0, queue_size=10)
+        batcher.start()
+        with pytest.raises(RuntimeError, match="boom"):
+            await batcher.submit(latents(1, 1.0))
+        after = await batcher.submit(latents(1, 2.0))
+        await batcher.stop()
+        return after
+
+    assert run(main())[0, 0] == 2.0
+
+
+def test_a_full_queue_refuses_at_once():
+    async def main():
+        batcher = MicroBatcher(lambda lat: lat.z.numpy(), ThreadPoolExecutor(1), max_batch=8, max_wait_s=0,
+                               queue_size=2)  # not started: nothing drains the queue
+        waiting = [asyncio.ensure_future(batcher.submit(latents(1, 0.0))) for _ in range(2)]
+        await asyncio.sleep(0)
+        with pytest.raises(QueueFull):
+            await batcher.submit(latents(1, 0.0))
+        for w in waiting:
+            w.cancel()
+
+    run(main())
