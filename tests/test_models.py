@@ -106,3 +106,27 @@ def test_gan_generator_with_batch_norm():
     G = GanGenerator(z_dim=8, hidden=[16, 32], batch_norm=True).eval()
     assert any(isinstance(m, torch.nn.BatchNorm1d) for m in G.modules())
     assert G.sample(3, generator=torch.Generator().manual_seed(0)).shape == (3, 1, 28, 28)
+
+
+@pytest.mark.parametrize("refine, depth", [(False, 2), (True, 3)])
+def test_dcgan_follows_the_paper_rules(refine, depth):
+    """All-convolutional (no pooling, no fully connected layer), batch norm everywhere but G's output
+    layer and D's input layer, ReLU/tanh in G, LeakyReLU in D, in both layouts the presets use."""
+    from torch import nn
+
+    from models.dcgan import DcganDiscriminator, DcganGenerator
+
+    G = DcganGenerator(z_dim=8, base_channels=4, refine=refine)
+    D = DcganDiscriminator(base_channels=4, depth=depth)
+    for net in (G, D):
+        kinds = {type(m) for m in net.modules()}
+        assert not kinds & {nn.Linear, nn.MaxPool2d, nn.AvgPool2d}
+    g_layers = [m for m in G.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d, nn.Tanh))]
+    assert isinstance(g_layers[-1], nn.Tanh) and isinstance(g_layers[-2], (nn.Conv2d, nn.ConvTranspose2d))
+    assert {type(m) for m in G.modules()} >= {nn.ReLU, nn.BatchNorm2d}
+    d_layers = [m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.LeakyReLU))]
+    assert isinstance(d_layers[0], nn.Conv2d) and isinstance(d_layers[1], nn.LeakyReLU)  # no BN on the input layer
+    assert sum(isinstance(m, nn.Conv2d) and m.stride == (2, 2) for m in D.modules()) == depth
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == depth - 1
+    assert D(G(G.prior(3))).shape == (3,)
+    assert G(G.prior(3)).shape == (3, 1, 28, 28)

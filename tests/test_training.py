@@ -55,6 +55,15 @@ def test_resume_continues_where_it_stopped(tmp_path, data_dir):
     log = (tmp_path / "b" / "log.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in log] == list(range(1, 9))
 
+    # resuming a finished run trains nothing and exports the same generator again
+    again = train(tiny_config("cgan", epochs=2), tmp_path / "b", tmp_path / "ck_c", torch.device("cpu"),
+                  resume=True, data_dir=data_dir)
+    assert (again["epochs"], again["steps"]) == (2, 8)
+    Gc, _ = load_checkpoint(tmp_path / "ck_c" / "tiny-cgan")
+    for a, c in zip(Gb.state_dict().values(), Gc.state_dict().values(), strict=True):
+        assert torch.equal(a, c)
+    assert len((tmp_path / "b" / "log.jsonl").read_text().splitlines()) == 8
+
 
 def test_cli_runs_a_preset_for_a_few_steps(tmp_path, capsys):
     train_module.main(["--preset", "dcgan-mnist", "--epochs", "1", "--max-steps", "2", "--device", "auto",

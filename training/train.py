@@ -231,6 +231,7 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
     preview = fixed_latents(trainer.G).to(device)
     steps_per_epoch = len(images) // cfg.batch_size // cfg.d_steps
     log = open(run_dir / "log.jsonl", "a")
+    epoch = start_epoch - 1  # a finished run, resumed, goes straight to the export
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         trainer.G.train(), trainer.D.train()
