@@ -43,10 +43,11 @@ PRESETS: dict[str, TrainConfig] = {
         "gan-mnist", "gan", epochs=80, batch_size=64, g_kwargs={"z_dim": 100, "batch_norm": True}, real_label=0.9,
         translate=2,
     ),
-    # G learns five times faster than D (as in the InfoGAN paper): FD 39 against 50 with equal rates.
+    # G learns five times faster than D (as in the InfoGAN paper): FD 39 against 50 with equal rates. A third
+    # strided layer in D and a full-resolution output convolution in G took FD from 39 to 7 at 40 epochs.
     "dcgan-mnist": TrainConfig(
-        "dcgan-mnist", "dcgan", epochs=40, lr_g=1e-3, g_kwargs={"z_dim": 100, "base_channels": 48},
-        d_kwargs={"base_channels": 48},
+        "dcgan-mnist", "dcgan", epochs=80, lr_g=1e-3, g_kwargs={"z_dim": 100, "base_channels": 48, "refine": True},
+        d_kwargs={"base_channels": 48, "depth": 3},
     ),
     # 40 epochs gave 97.9% label accuracy, 60 gave 98.7%; translation of D's inputs (94% at 23 epochs) and a
     # faster G (97.2% at 40) did worse here.
