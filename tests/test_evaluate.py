@@ -5,7 +5,14 @@ import torch
 from models import DigitClassifier
 from models.checkpoint import load_checkpoint
 from training.data import load_dataset, to_unit_range
-from training.evaluate import category_accuracy, classify, digit_shares, frechet_distance, label_accuracy
+from training.evaluate import (
+    category_accuracy,
+    classify,
+    confident_share,
+    digit_shares,
+    frechet_distance,
+    label_accuracy,
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +63,14 @@ def test_real_digits_separate_from_noise_in_frechet_distance(classifier):
     fb, _ = classify(classifier, real[500:])
     fn, _ = classify(classifier, noise[:500])
     assert frechet_distance(fa, fb) * 10 < frechet_distance(fa, fn)
+
+
+def test_confident_share_tells_digits_from_blends(classifier):
+    images, labels = load_dataset("mnist-10k", "test")
+    real = to_unit_range(images)
+    feats, _ = classify(classifier, real)
+    assert confident_share(classifier, feats) >= 0.85
+    # the average of a 1 and a 0: the classifier should hesitate on most of these
+    ones, zeros = real[labels == 1][:100], real[labels == 0][:100]
+    blends, _ = classify(classifier, (ones + zeros).clamp(-1, 1))
+    assert confident_share(classifier, blends) < 0.5

@@ -4,7 +4,8 @@
     python -m training.evaluate checkpoints/*.safetensors --samples 5000 --seed 0
 
 Metrics: Frechet distance between classifier features of generated and real digits (with the
-real-vs-real value as the reference), the share of each digit among samples, CGAN label accuracy and
+real-vs-real value as the reference), the share of samples the classifier reads with at least 90%
+probability (with real digits' share as the reference), the share of each digit among samples, CGAN label accuracy and
 InfoGAN category accuracy (best one-to-one matching of categories to digits). Sample grids go to
 docs/samples/.
 """
@@ -54,6 +55,16 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         eps = np.eye(len(cov_a)) * 1e-6
         covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean.real))
+
+
+@torch.inference_mode()
+def confident_share(classifier: DigitClassifier, features: np.ndarray, threshold: float = 0.9) -> float:
+    """Share of images the classifier reads as one digit with at least ``threshold`` probability: a
+    malformed digit, or one halfway between two, falls below it."""
+    classifier.eval()
+    device = next(classifier.parameters()).device
+    probs = classifier.head(torch.from_numpy(features).float().to(device)).softmax(1)
+    return round(float((probs.max(1).values >= threshold).float().mean()), 4)
 
 
 def digit_shares(preds: np.ndarray, num_classes: int = 10) -> dict[str, Any]:
@@ -108,6 +119,8 @@ def evaluate_generator(G: Generator, classifier: DigitClassifier, n: int = 5000,
         "samples": n,
         "frechet_distance": round(frechet_distance(feats, ref_a), 3),
         "frechet_distance_real_vs_real": round(frechet_distance(ref_b, ref_a), 3),
+        "confident_share": confident_share(classifier, feats),
+        "confident_share_real": confident_share(classifier, ref_b),
     }
     metrics |= digit_shares(preds)
     if G.num_classes:
