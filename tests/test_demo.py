@@ -88,7 +88,8 @@ def test_page_loads_clean_and_samples_change_with_the_seed(browser, url):
     assert "4242" in page.inner_text("#samples .tile .meta")
     page.click("#new-seed")
     page.wait_for_function("() => document.querySelector('#seed').value !== '4242'")
-    assert page.inner_text("#card")  # the model card shows
+    card = page.inner_text("#card")  # the model card shows the checkpoint's measured figures
+    assert "Fréchet distance" in card and "Clear digits" in card and "(real: " in card
     page.click("#samples .tile button.open")
     assert page.is_visible("#lightbox")
     assert "/sample.png?seed=" in page.get_attribute("#lightbox-link", "href")
