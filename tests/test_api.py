@@ -145,7 +145,7 @@ def test_interpolation_end_frames_equal_the_end_images(client):
     end = json_images(client.post("/generate", json={"model": "cgan-mnist", "seed": 11, "format": "json"}))[0]
     assert np.abs(frames[0].astype(int) - start).max() <= 1 and np.abs(frames[-1].astype(int) - end).max() <= 1
     assert np.abs(frames[3].astype(int) - start).max() > 10  # the middle differs
-    strip = client.post("/latent/interpolate", json={"model": "dcgan-mnist", "start": {"seed": 1},
+    strip = client.post("/latent/interpolate", json={"model": "gan-mnist", "start": {"seed": 1},
                                                      "end": {"z": [0.0] * 100}, "steps": 5, "method": "lerp"})
     assert pixels(strip.content).shape == (32, 5 * 30 + 2)
 
@@ -225,7 +225,7 @@ def test_bad_latent_inputs(client, path, body, field):
 
 
 def test_non_finite_numbers_malformed_json_and_oversized_bodies(client):
-    nan = '{"model": "dcgan-mnist", "terms": [{"z": [NaN' + ", 0.0" * 99 + "]}]}"
+    nan = '{"model": "gan-mnist", "terms": [{"z": [NaN' + ", 0.0" * 99 + "]}]}"
     r = client.post("/latent/arithmetic", content=nan, headers={"content-type": "application/json"})
     assert r.status_code == 422 and "finite" in r.text
     inf = '{"model": "infogan-mnist", "codes": [Infinity, 0]}'
