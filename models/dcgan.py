@@ -45,8 +45,8 @@ class DcganGenerator(Generator):
 class DcganDiscriminator(nn.Module):
     """Strided convolutions (no batch norm on the input layer), then one logit.
 
-    ``depth`` 2 stops at 7x7 (the mirror of G); 3 adds a third strided layer down to 3x3, as deep as the
-    paper's discriminators relative to their image size.
+    ``depth`` strided layers: 2 stops at 7x7 (the mirror of G); 3 goes down to 3x3, as deep as the paper's
+    discriminators relative to their image size.
     """
 
     def __init__(self, img_shape: tuple[int, int, int] = (1, 28, 28), base_channels: int = 64,
@@ -54,16 +54,14 @@ class DcganDiscriminator(nn.Module):
         super().__init__()
         self.img_shape, self.base_channels, self.minibatch_std = tuple(img_shape), base_channels, minibatch_std
         self.extra_conv, self.depth = extra_conv, depth
-        if depth not in (2, 3):
-            raise ValueError(f"depth must be 2 or 3, got {depth}")
+        side = img_shape[1] // 2**depth  # each strided layer halves the side (rounding down)
+        if depth < 1 or side < 1:
+            raise ValueError(f"depth must be at least 1 and leave a map of at least 1x1, got {depth}")
         c = base_channels
         width = 2 ** (depth - 1) * c
-        layers = [downsample_block(img_shape[0], c, batch_norm=False), downsample_block(c, 2 * c)]
-        if depth == 3:
-            layers.append(downsample_block(2 * c, 4 * c))
-        side = img_shape[1] // 4 if depth == 2 else (img_shape[1] // 4 - 2) // 2 + 1
         self.net = nn.Sequential(
-            *layers,
+            downsample_block(img_shape[0], c, batch_norm=False),
+            *(downsample_block(2 ** (i - 1) * c, 2**i * c) for i in range(1, depth)),
             # an optional stride-1 layer at the last resolution: more capacity, still all-convolutional
             nn.Sequential(nn.Conv2d(width, 2 * width, 3, 1, 1, bias=False), nn.BatchNorm2d(2 * width),
                           nn.LeakyReLU(0.2, True)) if extra_conv else nn.Identity(),
