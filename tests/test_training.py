@@ -87,3 +87,24 @@ def test_translation_shifts_each_image_and_fills_with_background():
     x.requires_grad_(True)
     translate(x, 2).sum().backward()
     assert x.grad is not None  # differentiable, so G learns through it
+
+
+def test_r1_penalty_flattens_d_on_real_digits():
+    from training.train import Trainer
+
+    torch.manual_seed(0)
+    real = torch.rand(16, 1, 28, 28) * 2 - 1
+    labels = torch.zeros(16, dtype=torch.long)
+
+    def real_gradient_norm(gamma: float) -> tuple[float, list[bool]]:
+        torch.manual_seed(1)
+        trainer = Trainer(tiny_config("dcgan", r1_gamma=gamma, r1_every=2), (1, 28, 28), torch.device("cpu"))
+        penalised = ["r1" in trainer.d_step(real, labels) for _ in range(40)]
+        x = real.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(trainer.D(x).sum(), x)
+        return grad.square().flatten(1).sum(1).mean().item(), penalised
+
+    free, never = real_gradient_norm(0.0)
+    flat, lazily = real_gradient_norm(100.0)
+    assert not any(never) and lazily == [True, False] * 20  # lazy: every r1_every-th D step
+    assert flat < free / 2  # about a third after 40 steps

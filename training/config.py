@@ -23,6 +23,8 @@ class TrainConfig:
     real_label: float = 1.0  # < 1 for one-sided label smoothing
     lambda_cat: float = 1.0  # InfoGAN: weight of the categorical code's cross-entropy
     lambda_cont: float = 0.1  # InfoGAN: weight of the continuous codes' squared error
+    r1_gamma: float = 0.0  # R1 penalty (Mescheder et al. 2018): gamma/2 * |grad D(real)|^2 (0: off)
+    r1_every: int = 4  # lazy R1 (Karras et al. 2020): every this many D steps, weighted by it
     translate: int = 0  # DiffAugment translation of D's inputs by up to this many pixels (0: off)
     ema_decay: float = 0.999  # the shipped generator is an exponential moving average of G's weights
     seed: int = 0

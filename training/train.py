@@ -89,6 +89,7 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
         self.ema_steps = 0
+        self.d_updates = 0
 
     def discriminate(self, x: torch.Tensor, latents: Any) -> tuple[torch.Tensor, Any]:
         """D's logits for images x, plus Q's outputs for InfoGAN (else None)."""
@@ -109,10 +110,19 @@ class Trainer:
         fake_latents = self.G.prior(n).to(self.device)
         with torch.no_grad():
             fake = self.G(fake_latents)
+        r1 = cfg.r1_gamma > 0 and self.d_updates % cfg.r1_every == 0
+        self.d_updates += 1
+        if r1:
+            real = real.detach().requires_grad_(True)
         real_logits, _ = self.discriminate(real, real_latents)
         fake_logits, q = self.discriminate(fake, fake_latents)
         loss = bce(real_logits, cfg.real_label) + bce(fake_logits, 0.0)
         stats = {"d_loss": loss.item(), "d_real": torch.sigmoid(real_logits).mean().item()}
+        if r1:  # penalise D's gradient on real digits: no steep walls for G to chase
+            (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+            penalty = grad.square().flatten(1).sum(1).mean()
+            loss = loss + cfg.r1_gamma / 2 * cfg.r1_every * penalty
+            stats["r1"] = penalty.item()
         if q is not None:
             mi = info_loss(*q, fake_latents, cfg)
             loss = loss + mi
@@ -220,7 +230,7 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
         meta = json.loads(state_json.read_text())
         trainer.load_state_tensors(load_file(str(run_dir / "train_state.safetensors"), device=str(device)))
         start_epoch, step, elapsed = meta["epoch"], meta["step"], meta["elapsed_s"]
-        trainer.ema_steps = step
+        trainer.ema_steps, trainer.d_updates = step, step * cfg.d_steps
         torch.set_rng_state(torch.tensor(meta["torch_rng"], dtype=torch.uint8))
         order_gen.set_state(torch.tensor(meta["order_rng"], dtype=torch.uint8))
         print(f"resuming {cfg.name} after epoch {start_epoch} (step {step})")
