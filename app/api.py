@@ -2,40 +2,61 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from collections.abc import Awaitable
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from app.schemas import (
     MAX_SEED,
     ArithmeticRequest,
+    ErrorResponse,
     GenerateRequest,
+    Health,
     InterpolateRequest,
+    ModelCard,
+    Readiness,
     SweepRequest,
 )
-from app.service import Frames, GanService, ServiceError
+from app.service import Frames, GanService
 from models.images import grid_array, png_bytes
 
-PNG_RESPONSE: dict[int | str, dict[str, Any]] = {
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "a request the HTTP layer cannot read"},
+    401: {"model": ErrorResponse, "description": "a missing or wrong API key (when GAN_API_KEYS is set)"},
+    408: {"model": ErrorResponse, "description": "the body did not arrive within GAN_BODY_TIMEOUT_S"},
+    413: {"model": ErrorResponse, "description": "request body over GAN_MAX_BODY_BYTES"},
+    422: {"model": ErrorResponse, "description": "a field out of range or not valid for this model, or a response "
+          "over GAN_MAX_IMAGES or GAN_MAX_OUTPUT_PIXELS; loc names the field"},
+    429: {"model": ErrorResponse, "description": "over GAN_RATE_LIMIT; Retry-After says when to come back"},
+    500: {"model": ErrorResponse, "description": "a bug: the request is logged with its request id"},
+}
+MODEL_ERRORS: dict[int | str, dict[str, Any]] = ERRORS | {
+    404: {"model": ErrorResponse, "description": "unknown model (the message lists the available ones)"},
+    503: {"model": ErrorResponse, "description": "the model failed to load, or is busy (queue full or queue "
+          "timeout; Retry-After says when to retry)"},
+}
+PNG_RESPONSE: dict[int | str, dict[str, Any]] = MODEL_ERRORS | {
     200: {"content": {"image/png": {}, "application/json": {}},
           "description": "a PNG (a grid when there are several images), or JSON with base64 PNGs"},
-    404: {"description": "unknown model"},
-    413: {"description": "request body too large"},
-    422: {"description": "a field out of range, or not valid for this model"},
-    503: {"description": "model unavailable or busy"},
 }
+
 
 def get_service(request: Request) -> GanService:
     return request.app.state.service
 
+
 ServiceDep = Annotated[GanService, Depends(get_service)]
-router = APIRouter()
+router = APIRouter(responses=ERRORS)
+
 
 def encode(frames: Frames, fmt: str, model: str, scale: int, started: float) -> Response:
     """PNG or JSON from frames; called in a worker thread (PNG encoding is CPU work)."""
@@ -54,16 +75,34 @@ def encode(frames: Frames, fmt: str, model: str, scale: int, started: float) -> 
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)}
     return JSONResponse(body, headers=headers)
 
+
 ImageRequest = GenerateRequest | ArithmeticRequest | InterpolateRequest | SweepRequest
 
 
 INLINE_PIXELS = 4096  # encoding this little takes tens of microseconds, less than a hop to a worker thread
+CLIENT_GONE = 499  # nginx's "client closed request": logged and counted, never seen by the client
 
 
-async def respond(req: ImageRequest, work: Awaitable[Frames]) -> Response:
-    """Awaits the service's frames, then encodes them: small outputs inline, larger ones in a worker thread."""
+async def client_gone(request: Request) -> None:
+    """Returns when the client has closed its connection (the body is already read by then)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) -> Response:
+    """Awaits the service's frames, then encodes them: small outputs inline, larger ones in a worker thread.
+    A client that leaves first takes its request out of the model's queue: nobody's work is done."""
     started = time.perf_counter()
-    frames = await work
+    frames_task, gone_task = asyncio.ensure_future(work), asyncio.ensure_future(client_gone(request))
+    try:
+        await asyncio.wait({frames_task, gone_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone_task.cancel()
+        if not frames_task.done():
+            frames_task.cancel()
+    if frames_task.cancelled():
+        return Response(status_code=CLIENT_GONE)
+    frames = frames_task.result()
     if frames.images.size * req.scale**2 <= INLINE_PIXELS:
         return encode(frames, req.format, req.model, req.scale, started)
     return await run_in_threadpool(encode, frames, req.format, req.model, req.scale, started)
@@ -72,79 +111,135 @@ async def respond(req: ImageRequest, work: Awaitable[Frames]) -> Response:
 def b64png(image, scale: int) -> str:
     return base64.b64encode(png_bytes(image, scale)).decode()
 
-@router.get("/healthz", tags=["health"])
-async def healthz() -> dict[str, str]:
-    """Alive."""
-    return {"status": "ok"}
 
-@router.get("/readyz", tags=["health"])
+@router.get("/healthz", tags=["health"])
+async def healthz() -> Health:
+    """Alive (the event loop answers); says nothing about the models: see /readyz."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", tags=["health"], responses={503: {"model": Readiness, "description": "no model loaded"}})
 async def readyz(service: ServiceDep) -> JSONResponse:
-    """Ready when at least one model is loaded; lists the models that failed to load."""
+    """Ready when at least one model is loaded; lists the models that failed to load, and why."""
     ready = bool(service.models)
-    body = {"ready": ready, "models": sorted(service.models), "unavailable": service.unavailable,
-            "device": str(service.device)}
-    return JSONResponse(body, status_code=200 if ready else 503)
+    body = Readiness(ready=ready, models=sorted(service.models), unavailable=service.unavailable,
+                     device=str(service.device))
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
 
 @router.get("/models", tags=["models"])
-async def list_models(service: ServiceDep) -> list[dict[str, Any]]:
+async def list_models(service: ServiceDep) -> list[ModelCard]:
     """Every loaded model's card: family, sizes, codes and measured quality."""
     return [m.public_card() for m in service.models.values()]
 
-@router.get("/models/{name}", tags=["models"])
-async def get_model(name: str, service: ServiceDep) -> dict[str, Any]:
+
+ModelPath = Annotated[str, Path(max_length=128, description="a model name from GET /models")]
+
+
+@router.get("/models/{name}", tags=["models"], responses=MODEL_ERRORS)
+async def get_model(name: ModelPath, service: ServiceDep) -> ModelCard:
+    """One model's card."""
     return service.get(name).public_card()
 
+
+def examples(*bodies: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    return {summary: {"summary": summary, "value": body} for summary, body in bodies}
+
+
+GENERATE_EXAMPLES = examples(
+    ("16 sevens from CGAN, as a PNG grid", {"model": "cgan-mnist", "label": 7, "n": 16, "seed": 42, "scale": 4}),
+    ("InfoGAN with a category and codes, as JSON",
+     {"model": "infogan-mnist", "n": 2, "category": 3, "codes": [0.5, -1], "format": "json", "return_latents": True}),
+    ("one DCGAN digit", {"model": "dcgan-mnist", "seed": 1}),
+)
+ARITHMETIC_EXAMPLES = examples(
+    ("A - B + C with 8 neighbours", {"model": "dcgan-mnist", "terms": [
+        {"seeds": [1, 2, 3]}, {"seeds": [4, 5, 6], "weight": -1}, {"seeds": [7, 8, 9]}], "neighbors": 8}),
+)
+INTERPOLATE_EXAMPLES = examples(
+    ("a CGAN walk between two seeds", {"model": "cgan-mnist", "start": {"seed": 1}, "end": {"seed": 2}, "steps": 10}),
+)
+SWEEP_EXAMPLES = examples(
+    ("code 0 from -2 to 2", {"model": "infogan-mnist", "vary": 0, "seed": 3, "scale": 2}),
+    ("every category for 4 seeds", {"model": "infogan-mnist", "vary": "category", "rows": 4}),
+)
+
+
 @router.post("/generate", tags=["generate"], responses=PNG_RESPONSE)
-async def generate(req: GenerateRequest, service: ServiceDep) -> Response:
+async def generate(req: Annotated[GenerateRequest, Body(openapi_examples=GENERATE_EXAMPLES)],
+                   service: ServiceDep, request: Request) -> Response:
     """Images from seeds: image i of a request with seed s is the image of seed s + i."""
-    return await respond(req, service.generate(req))
+    return await respond(request, req, service.generate(req))
+
+
+def query_request(params: dict[str, Any]) -> GenerateRequest:
+    """A GenerateRequest from query parameters; its errors point at the query (the name at the path)."""
+    try:
+        return GenerateRequest.model_validate(params)
+    except ValidationError as e:
+        errors = []
+        for err in e.errors(include_url=False, include_input=False):
+            where = ("path", "name") if err["loc"][:1] == ("model",) else ("query", *err["loc"])
+            errors.append({**err, "loc": where})
+        raise RequestValidationError(errors) from None
+
 
 @router.get("/models/{name}/sample.png", tags=["generate"], responses=PNG_RESPONSE)
 async def sample_png(
-    name: str,
+    name: ModelPath,
     service: ServiceDep,
+    request: Request,
     seed: Annotated[int | None, Query(ge=0, le=MAX_SEED)] = None,
-    n: Annotated[int, Query(ge=1)] = 1,
+    n: Annotated[int, Query(ge=1, le=4096)] = 1,
     label: Annotated[int | None, Query(ge=0, le=255)] = None,
     category: Annotated[int | None, Query(ge=0, le=255)] = None,
-    codes: Annotated[str | None, Query(description="comma-separated floats, e.g. 0.5,-1")] = None,
+    codes: Annotated[str | None, Query(max_length=512, description="comma-separated floats, e.g. 0.5,-1")] = None,
     columns: Annotated[int | None, Query(ge=1, le=64)] = None,
     scale: Annotated[int, Query(ge=1, le=16)] = 1,
 ) -> Response:
     """The same as POST /generate with format png, for links and <img> tags."""
-    try:
-        code_values = None if codes is None else [float(v) for v in codes.split(",")]
-    except ValueError:
-        raise ServiceError(422, "codes must be comma-separated numbers", "codes") from None
-    req = GenerateRequest.model_validate({"model": name, "seed": seed, "n": n, "label": label, "category": category,
-                                          "codes": code_values, "columns": columns, "scale": scale})
-    return await generate(req, service)
+    code_values: list[Any] | None = None
+    if codes is not None:
+        code_values = [v.strip() for v in codes.split(",")]  # pydantic checks each: a number, finite, in range
+    req = query_request({"model": name, "seed": seed, "n": n, "label": label, "category": category,
+                         "codes": code_values, "columns": columns, "scale": scale})
+    return await respond(request, req, service.generate(req))
+
 
 @router.post("/latent/arithmetic", tags=["latent"], responses=PNG_RESPONSE)
-async def arithmetic(req: ArithmeticRequest, service: ServiceDep) -> Response:
+async def arithmetic(req: Annotated[ArithmeticRequest, Body(openapi_examples=ARITHMETIC_EXAMPLES)],
+                     service: ServiceDep, request: Request) -> Response:
     """Sum over terms of weight x mean z of the term's seeds (or its z), plus noisy neighbours."""
-    return await respond(req, service.arithmetic(req))
+    return await respond(request, req, service.arithmetic(req))
+
 
 @router.post("/latent/interpolate", tags=["latent"], responses=PNG_RESPONSE)
-async def interpolate(req: InterpolateRequest, service: ServiceDep) -> Response:
+async def interpolate(req: Annotated[InterpolateRequest, Body(openapi_examples=INTERPOLATE_EXAMPLES)],
+                      service: ServiceDep, request: Request) -> Response:
     """Frames from the start latent to the end latent (slerp or lerp); conditional inputs blend too."""
-    return await respond(req, service.interpolate(req))
+    return await respond(request, req, service.interpolate(req))
+
 
 @router.post("/infogan/sweep", tags=["infogan"], responses=PNG_RESPONSE)
-async def sweep(req: SweepRequest, service: ServiceDep) -> Response:
+async def sweep(req: Annotated[SweepRequest, Body(openapi_examples=SWEEP_EXAMPLES)],
+                service: ServiceDep, request: Request) -> Response:
     """A grid: rows = categories and columns = values of one continuous code, or columns = categories."""
-    return await respond(req, service.sweep(req))
-
-CONSTANT_PNG = png_bytes(grid_array(np.zeros((1, 28, 28, 1), np.uint8)))
+    return await respond(request, req, service.sweep(req))
 
 
-@router.post("/bench/constant.png", include_in_schema=False)
-async def constant_png(req: GenerateRequest) -> Response:
-    """The HTTP floor for the benchmark: the same request parsing, a fixed PNG, no generation."""
-    return Response(CONSTANT_PNG, media_type="image/png")
-
-
-@router.get("/metrics", tags=["health"])
+@router.get("/metrics", tags=["health"], response_class=Response,
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
-    return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")
+    return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+CONSTANT_PNG = png_bytes(grid_array(np.zeros((1, 28, 28, 1), np.uint8)))
+bench_router = APIRouter()
+
+
+@bench_router.post("/bench/constant.png", include_in_schema=False)
+async def constant_png(req: GenerateRequest) -> Response:
+    """The HTTP floor for the benchmark (only with GAN_BENCH_ROUTES=true): the same request parsing, a
+    fixed PNG, no generation."""
+    return Response(CONSTANT_PNG, media_type="image/png")

@@ -21,10 +21,15 @@ class QueueFull(RuntimeError):
     """More requests wait for this model than the queue holds."""
 
 
+class QueueTimeout(RuntimeError):
+    """A request waited in the queue past its deadline (it leaves the queue, never to be run)."""
+
+
 @dataclass
 class Job:
     latents: Latents
     future: asyncio.Future[np.ndarray] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    started: bool = False  # taken into a batch: its rows are being computed
 
 
 class MicroBatcher:
@@ -32,14 +37,16 @@ class MicroBatcher:
 
     ``forward`` maps stacked latents to uint8 images (N, H, W, C); it runs on ``executor``, never
     on the event loop. With ``enabled=False`` every job runs alone (the baseline the benchmark uses).
+    A job whose caller has gone (its awaiting task cancelled) or that is still queued after
+    ``queue_timeout_s`` leaves the queue without being computed.
     """
 
     def __init__(self, forward: Callable[[Latents], np.ndarray], executor: Executor, max_batch: int,
                  max_wait_s: float, queue_size: int, enabled: bool = True,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+                 on_batch: Callable[[int], None] | None = None, queue_timeout_s: float = 10.0) -> None:
         self.forward, self.executor = forward, executor
         self.max_batch = max_batch if enabled else 1
-        self.max_wait_s, self.on_batch = max_wait_s, on_batch
+        self.max_wait_s, self.on_batch, self.queue_timeout_s = max_wait_s, on_batch, queue_timeout_s
         self.queue: asyncio.Queue[Job] = asyncio.Queue(queue_size)
         self.held: Job | None = None  # a job that did not fit the last batch
         self.task: asyncio.Task[None] | None = None
@@ -58,36 +65,57 @@ class MicroBatcher:
             self.queue.put_nowait(job)
         except asyncio.QueueFull:
             raise QueueFull(f"{self.queue.maxsize} requests already waiting") from None
-        return await job.future
+        try:
+            await asyncio.wait({job.future}, timeout=self.queue_timeout_s)
+            if not job.future.done() and not job.started:
+                job.future.cancel()
+                raise QueueTimeout(f"still queued after {self.queue_timeout_s:g} s")
+            return await job.future
+        except asyncio.CancelledError:
+            job.future.cancel()  # the caller has gone: the batcher skips the job
+            raise
+
+    async def next_job(self, timeout: float | None = None) -> Job | None:
+        """The next job whose caller still waits, or None after ``timeout`` seconds."""
+        while True:
+            if timeout is None:
+                job = await self.queue.get()
+            elif timeout <= 0:
+                try:
+                    job = self.queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return None
+            else:
+                try:
+                    job = await asyncio.wait_for(self.queue.get(), timeout)
+                except TimeoutError:
+                    return None
+            if not job.future.done():
+                return job
 
     async def next_batch(self) -> list[Job]:
         loop = asyncio.get_running_loop()
-        first = self.held or await self.queue.get()
+        first = self.held if self.held is not None and not self.held.future.done() else await self.next_job()
         self.held = None
         jobs, rows = [first], len(first.latents)
         deadline = loop.time() + self.max_wait_s
         while rows < self.max_batch:
-            try:
-                job = self.queue.get_nowait()
-            except asyncio.QueueEmpty:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    job = await asyncio.wait_for(self.queue.get(), remaining)
-                except TimeoutError:
-                    break
+            job = await self.next_job(max(0.0, deadline - loop.time()))
+            if job is None:
+                break
             if rows + len(job.latents) > self.max_batch:
                 self.held = job
                 break
             jobs.append(job)
             rows += len(job.latents)
+        for job in jobs:
+            job.started = True
         return jobs
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            jobs = [j for j in await self.next_batch() if not j.future.done()]  # drop cancelled requests
+            jobs = [j for j in await self.next_batch() if not j.future.done()]
             if not jobs:
                 continue
             try:

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     single = {"model": args.model, "n": 1}
     results: dict[str, dict] = {}
     for batching in ("on", "off"):
-        env = {"GAN_BATCHING": "true" if batching == "on" else "false", "GAN_LOG_LEVEL": "warning"}
+        env = {"GAN_BATCHING": "true" if batching == "on" else "false", "GAN_BENCH_ROUTES": "true"}
         with running_server(env) as url:
             for c in (1, 16, 64):
                 results[f"generate batching {batching} c={c}"] = asyncio.run(

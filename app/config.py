@@ -1,15 +1,15 @@
 """Service settings, from the environment (prefix GAN_) or a .env file.
 
-    GAN_CHECKPOINT_DIR=/models GAN_DEVICE=cuda GAN_MAX_IMAGES=512 uvicorn app.main:app
+    GAN_CHECKPOINT_DIR=/models GAN_DEVICE=cuda GAN_MAX_IMAGES=512 gan-serve
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,11 +20,40 @@ class Settings(BaseSettings):
     checkpoint_dir: Path = Field(REPO_ROOT / "checkpoints", description="folder of NAME.safetensors + NAME.json")
     extra_checkpoint_dir: Path | None = Field(None, description="a second folder (e.g. a mounted volume)")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto takes CUDA when present")
-    max_images: int = Field(256, ge=1, le=4096, description="most images one request may ask for")
+    threads: int = Field(0, ge=0, description="torch threads (0: one per CPU this process may run on)")
+    log_level: str = Field("info", description="debug, info, warning, error")
+    log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
+
+    # What one request may cost.
+    max_images: int = Field(256, ge=1, le=4096, description="most images one response may hold")
+    max_output_pixels: int = Field(16_000_000, ge=784, description="most pixels one response may hold (all images)")
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="largest request body accepted")
+
+    # Micro-batching and overload.
     batching: bool = Field(True, description="micro-batch concurrent requests for the same model")
     max_batch: int = Field(256, ge=1, description="most images in one forward pass")
     max_wait_ms: float = Field(0.0, ge=0, description="extra wait for more requests (0: take what is queued)")
     queue_size: int = Field(1024, ge=1, description="requests waiting per model before 503s")
-    max_body_bytes: int = Field(256 * 1024, ge=1024, description="largest request body accepted")
-    threads: int = Field(0, ge=0, description="torch threads (0: one per core)")
-    log_level: str = Field("info", description="debug, info, warning, error")
+    queue_timeout_ms: float = Field(10_000, gt=0, description="a request still queued after this gets a 503")
+    retry_after_s: int = Field(1, ge=0, description="Retry-After on 503s for a full queue or a queue timeout")
+
+    # Connections (nginx's client_header_timeout, client_body_timeout, keepalive_timeout, worker_connections).
+    header_timeout_s: float = Field(10.0, gt=0, description="a request's headers must arrive within this")
+    body_timeout_s: float = Field(15.0, gt=0, description="a request's body must arrive within this")
+    keep_alive_s: float = Field(5.0, gt=0, description="an idle keep-alive connection is closed after this")
+    max_connections: int = Field(1000, ge=8, description="open connections; capped below the file-descriptor limit")
+
+    # Access.
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        [], description="comma-separated origins allowed by CORS, e.g. https://example.org (empty: none)")
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        [], description="comma-separated keys; when set, every route but health, the page and the docs needs one")
+    rate_limit: str | None = Field(None, description='per key or client address, e.g. "100/minute" ("limits")')
+    bench_routes: bool = Field(False, description="serve /bench/constant.png (the benchmark's HTTP floor)")
+
+    @field_validator("cors_origins", "api_keys", mode="before")
+    @classmethod
+    def comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value

@@ -1,11 +1,17 @@
-"""Runs the real app under uvicorn in a subprocess on a free localhost port (tests and the benchmark)."""
+"""Runs the real server (``gan-serve``) in a subprocess on a free localhost port (tests and the benchmark).
+
+    with running_server({"GAN_MAX_WAIT_MS": "5"}) as url:
+        httpx.post(url + "/generate", json={"model": "cgan-mnist", "label": 7})
+"""
 
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,32 +29,40 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(env: dict[str, str] | None = None, timeout: float = 60.0) -> Iterator[str]:
-    """Yields the base URL of a freshly started server; stops it afterwards."""
+def running_server(env: dict[str, str] | None = None, timeout: float = 60.0, nofile: int | None = None,
+                   log_path: Path | None = None) -> Iterator[str]:
+    """Yields the base URL of a freshly started server; stops it afterwards. Its log goes to ``log_path``
+    (a temporary file by default: a pipe nobody reads would stall the server); ``nofile`` sets its
+    file-descriptor limit (soft and hard)."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=REPO_ROOT, env=os.environ | (env or {}), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{proc.stdout.read()}")
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start in time")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
+    limit = None if nofile is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    with tempfile.TemporaryDirectory() as tmp:
+        log_file = Path(log_path or Path(tmp) / "server.log")
+        with open(log_file, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "app.main", "--host", "127.0.0.1", "--port", str(port)],
+                cwd=REPO_ROOT, env=os.environ | {"GAN_LOG_LEVEL": "warning"} | (env or {}), stdout=out,
+                stderr=subprocess.STDOUT, preexec_fn=limit,
+            )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"server exited early:\n{log_file.read_text(errors='replace')}")
+                try:
+                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("server did not start in time")
+                time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -1,4 +1,4 @@
-"""The FastAPI app: ``uvicorn app.main:app`` or ``gan-serve --host 0.0.0.0 --port 8000``.
+"""The FastAPI app: ``gan-serve --host 0.0.0.0 --port 8000`` (uvicorn with the limits in app/server.py).
 
 All settings come from the environment (see app/config.py), e.g. GAN_CHECKPOINT_DIR, GAN_DEVICE.
 """
@@ -13,21 +13,41 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
-from app.api import router
+from app.api import bench_router, router
 from app.config import Settings
-from app.metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from app.http import AccessControlMiddleware, BodyGuardMiddleware, RequestContextMiddleware
+from app.logs import setup_logging
+from app.metrics import Metrics, MetricsMiddleware
 from app.service import GanService, ServiceError
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("gan_studio")
 
 
+def docs_assets() -> Path:
+    """Swagger UI and ReDoc, from the pinned fastapi-offline package: /docs and /redoc work offline."""
+    import fastapi_offline
+
+    return Path(fastapi_offline.__file__).resolve().parent / "static"
+
+
+def error(status: int, msg: str, loc: list, kind: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": [{"loc": loc, "msg": msg, "type": kind}]}, status_code=status, headers=headers)
+
+
+HTTP_KINDS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+              408: "timeout", 413: "too_large", 429: "rate_limited", 503: "unavailable"}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(settings.log_level, settings.log_format)
     metrics = Metrics()
 
     @asynccontextmanager
@@ -45,20 +65,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="GAN Studio",
         version="0.1.0",
         description="GAN, DCGAN, CGAN and InfoGAN generators: seeded sampling, digits by label, latent "
-        "arithmetic and interpolation, InfoGAN code sweeps. Images come back as PNG or as JSON with base64 PNGs.",
+        "arithmetic and interpolation, InfoGAN code sweeps. Images come back as PNG or as JSON with base64 PNGs. "
+        "Every error has one shape: `{\"detail\": [{\"loc\": [...], \"msg\": \"...\", \"type\": \"...\"}]}`.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.metrics, app.state.settings = metrics, settings
     app.include_router(router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts the 413s too
+    if settings.bench_routes:
+        app.include_router(bench_router)
+    # Innermost first: the body guard sits next to the routes, request ids and the access log outermost.
+    app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    app.add_middleware(AccessControlMiddleware, api_keys=settings.api_keys, rate_limit=settings.rate_limit)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                           expose_headers=["X-Request-ID", "X-Seed", "X-Generation-Ms", "Retry-After"])
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestContextMiddleware)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        if exc.field is None or exc.status in (404, 503):
-            return JSONResponse({"detail": exc.message}, status_code=exc.status)
-        detail = [{"loc": ["body", *exc.field.split(".")], "msg": exc.message, "type": "value_error"}]
-        return JSONResponse({"detail": detail}, status_code=exc.status)
+        if exc.field is None:
+            loc: list = []
+        elif request.method == "GET":  # GET /models/{name}/sample.png: the name is in the path, the rest in the query
+            loc = ["path", "name"] if exc.field == "model" else ["query", exc.field]
+        else:
+            loc = ["body", *exc.field.split(".")]
+        kind = {404: "not_found", 503: "unavailable"}.get(exc.status, "value_error")
+        return error(exc.status, exc.message, loc, kind, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -66,7 +102,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         detail = [{k: v for k, v in e.items() if k in ("loc", "msg", "type", "ctx")} for e in exc.errors()]
         return JSONResponse({"detail": jsonable(detail)}, status_code=422)
 
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        loc = ["body"] if exc.status_code in (400, 408, 413) else []
+        return error(exc.status_code, str(exc.detail), loc, HTTP_KINDS.get(exc.status_code, "error"), exc.headers)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error(500, "internal error; the server log has it under this request's X-Request-ID", [],
+                     "internal_error")
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=docs_assets()), name="docs-assets")
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
@@ -75,6 +123,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> FileResponse:
         return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title="GAN Studio - API",
+                                   swagger_js_url=f"{root}/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{root}/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url=f"{root}/favicon.ico")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(openapi_url=f"{root}/openapi.json", title="GAN Studio - API",
+                              redoc_js_url=f"{root}/docs-assets/redoc.standalone.js",
+                              redoc_favicon_url=f"{root}/favicon.ico", with_google_fonts=False)
 
     return app
 
@@ -91,12 +154,15 @@ def serve(argv: list[str] | None = None) -> None:
     """Console script: ``gan-serve --host 0.0.0.0 --port 8000``."""
     import uvicorn
 
+    from app.server import uvicorn_config
+
     parser = argparse.ArgumentParser(description="Serve the GAN Studio API and demo page.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
     settings = Settings()
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=settings.log_level.lower())
+    uvicorn.Server(uvicorn_config(create_app(settings), args.host, args.port, settings)).run()
 
 
-app = create_app()
+if __name__ == "__main__":
+    serve()

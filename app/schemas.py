@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
@@ -12,6 +12,8 @@ Digit = Annotated[int, Field(ge=0, le=255, description="class index; checked aga
 LatentValue = Annotated[FiniteFloat, Field(ge=-1000, le=1000)]
 CodeValue = Annotated[FiniteFloat, Field(ge=-10, le=10)]
 ImageFormat = Literal["png", "json"]
+ModelName = Annotated[str, Field(min_length=1, max_length=128, examples=["cgan-mnist"],
+                                 description="a model name from GET /models")]
 
 
 class Body(BaseModel):
@@ -33,7 +35,7 @@ class ImageOptions(Body):
 
 
 class GenerateRequest(Conditioning, ImageOptions):
-    model: str = Field(examples=["cgan-mnist"])
+    model: ModelName
     n: int = Field(1, ge=1, description="number of images (at most GAN_MAX_IMAGES)")
     seed: Seed | None = Field(None, description="image i is the image of seed + i; drawn when absent")
     seeds: list[Seed] | None = Field(None, min_length=1, max_length=4096,
@@ -80,14 +82,14 @@ class ArithmeticTerm(Body):
 
 
 class ArithmeticRequest(Conditioning, ImageOptions):
-    model: str
+    model: ModelName
     terms: list[ArithmeticTerm] = Field(min_length=1, max_length=8)
     neighbors: int = Field(0, ge=0, le=8, description="variants with uniform noise of +-0.25 on the result")
     seed: Seed = Field(0, description="draws the neighbours' noise and any conditional input not given")
 
 
 class InterpolateRequest(Conditioning, ImageOptions):
-    model: str
+    model: ModelName
     start: LatentRef
     end: LatentRef
     steps: int = Field(8, ge=2, le=64)
@@ -95,7 +97,7 @@ class InterpolateRequest(Conditioning, ImageOptions):
 
 
 class SweepRequest(ImageOptions):
-    model: str
+    model: ModelName
     seed: Seed = 0
     vary: Literal["category"] | Annotated[int, Field(ge=0, le=15)] = Field(
         "category", description='"category", or the index of a continuous code'
@@ -105,3 +107,44 @@ class SweepRequest(ImageOptions):
     high: FiniteFloat = Field(2.0, ge=-10, le=10)
     rows: int = Field(4, ge=1, le=16, description='seeds (rows) when vary is "category"')
     codes: list[CodeValue] | None = Field(None, max_length=16, description="fixed values of the other codes")
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int] = Field(description='where: ["body", "n"], ["query", "codes"], ["path", "name"], ...')
+    msg: str = Field(description="what is wrong, with the limit")
+    type: str = Field(description="the kind of error, e.g. value_error, not_found, too_large")
+    ctx: dict[str, Any] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The one shape of every 4xx and 5xx answer."""
+
+    detail: list[ErrorItem]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    ready: bool
+    models: list[str]
+    unavailable: dict[str, str] = Field(description="model name -> why it failed to load")
+    device: str
+
+
+class ModelCard(BaseModel):
+    name: str
+    family: str
+    dataset: str | None = None
+    image_size: int
+    channels: int
+    z_dim: int
+    num_classes: int | None = None
+    num_categories: int | None = None
+    num_continuous: int | None = None
+    epochs: int | None = None
+    steps: int | None = None
+    training_time_s: float | None = None
+    training_device: str | None = None
+    metrics: dict[str, Any] = {}

@@ -7,7 +7,7 @@ PNG or JSON. Torch work runs on one executor thread through each model's micro-b
 from __future__ import annotations
 
 import logging
-import os
+import re
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from starlette.concurrency import run_in_threadpool
 
-from app.batching import MicroBatcher, QueueFull
+from app.batching import MicroBatcher, QueueFull, QueueTimeout
 from app.config import Settings
 from app.schemas import (
     MAX_SEED,
@@ -28,12 +28,14 @@ from app.schemas import (
     GenerateRequest,
     InterpolateRequest,
     LatentRef,
+    ModelCard,
     SweepRequest,
 )
 from models import Generator, Latents
 from models.checkpoint import load_checkpoint
 from models.common import one_hot
-from models.images import to_uint8
+from models.images import grid_layout, to_uint8
+from models.runtime import available_cpus, pick_device
 
 log = logging.getLogger("gan_studio")
 
@@ -41,9 +43,23 @@ log = logging.getLogger("gan_studio")
 class ServiceError(Exception):
     """An error the client caused (or a model that is down); ``field`` names the request field."""
 
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, message: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.message, self.field = status, message, field
+        self.status, self.message, self.field, self.headers = status, message, field, headers
+
+
+ECHO_LIMIT = 64  # characters of client input quoted back in an error
+
+
+def clip(text: str, limit: int = ECHO_LIMIT) -> str:
+    """Client input quoted in an error, cut to ``limit`` characters (a name can be 200 KB long)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def public_reason(error: Exception) -> str:
+    """A load error for unauthenticated clients: file names kept, the folders they live in dropped."""
+    return re.sub(r"(?:[A-Za-z]:)?(?:[/\\][^\s/\\'\":]*)+[/\\]", "", str(error))
 
 
 @dataclass
@@ -63,32 +79,24 @@ class LoadedModel:
     card: dict[str, Any]
     batcher: MicroBatcher
 
-    def public_card(self) -> dict[str, Any]:
+    def public_card(self) -> ModelCard:
         G, card = self.G, self.card
-        return {
-            "name": self.name,
-            "family": G.family,
-            "dataset": card.get("dataset"),
-            "image_size": G.img_shape[1],
-            "channels": G.img_shape[0],
-            "z_dim": G.z_dim,
-            "num_classes": G.num_classes or None,
-            "num_categories": G.num_categories or None,
-            "num_continuous": G.num_continuous or None,
-            "epochs": card.get("epochs"),
-            "steps": card.get("steps"),
-            "training_time_s": card.get("training_time_s"),
-            "training_device": card.get("device"),
-            "metrics": card.get("metrics", {}),
-        }
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("GAN_DEVICE=cuda but no CUDA device is available")
-    return torch.device(name)
+        return ModelCard(
+            name=self.name,
+            family=G.family,
+            dataset=card.get("dataset"),
+            image_size=G.img_shape[1],
+            channels=G.img_shape[0],
+            z_dim=G.z_dim,
+            num_classes=G.num_classes or None,
+            num_categories=G.num_categories or None,
+            num_continuous=G.num_continuous or None,
+            epochs=card.get("epochs"),
+            steps=card.get("steps"),
+            training_time_s=card.get("training_time_s"),
+            training_device=card.get("device"),
+            metrics=card.get("metrics", {}),
+        )
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -107,7 +115,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 class GanService:
     def __init__(self, settings: Settings, on_batch: Callable[[str, int], None] | None = None) -> None:
         self.settings, self.on_batch = settings, on_batch
-        torch.set_num_threads(settings.threads or os.cpu_count() or 1)
+        torch.set_num_threads(settings.threads or available_cpus())
         self.device = pick_device(settings.device)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch")
         self.models: dict[str, LoadedModel] = {}
@@ -129,20 +137,21 @@ class GanService:
         for card_path in sorted(directory.glob("*.json")):
             name = card_path.stem
             try:
-                model, card = load_checkpoint(card_path, self.device)
+                model, card = load_checkpoint(card_path, self.device, within=directory)
                 if not isinstance(model, Generator):
                     continue  # the evaluation classifier lives beside the generators
                 self.warm_up(model)  # a model that cannot run a batch is reported, not served
                 self.models[name] = LoadedModel(name, model, card, self.make_batcher(name, model))
                 log.info("loaded %s (%s) on %s", name, card["class_name"], self.device)
             except Exception as e:  # noqa: BLE001 - any broken file is reported, the rest still serve
-                self.unavailable[name] = str(e)
-                log.error("checkpoint %s unavailable: %s", name, e)
+                self.unavailable[name] = public_reason(e)
+                log.error("checkpoint %s unavailable: %s", name, e)  # the full story, paths included
 
     def make_batcher(self, name: str, G: Generator) -> MicroBatcher:
         s = self.settings
         return MicroBatcher(self.forward_fn(G), self.executor, s.max_batch, s.max_wait_ms / 1000, s.queue_size,
-                            enabled=s.batching, on_batch=lambda size: self.on_batch and self.on_batch(name, size))
+                            enabled=s.batching, on_batch=lambda size: self.on_batch and self.on_batch(name, size),
+                            queue_timeout_s=s.queue_timeout_ms / 1000)
 
     def forward_fn(self, G: Generator):
         device = self.device
@@ -173,7 +182,28 @@ class GanService:
             return self.models[name]
         if name in self.unavailable:
             raise ServiceError(503, f"model {name!r} failed to load: {self.unavailable[name]}", "model")
-        raise ServiceError(404, f"unknown model {name!r}; available: {sorted(self.models)}", "model")
+        raise ServiceError(404, f"unknown model {clip(name)!r}; available: {sorted(self.models)}", "model")
+
+    def check_output(self, G: Generator, n: int, fmt: str, columns: int | None, scale: int, field: str) -> None:
+        """Refuses, before any work, a response over GAN_MAX_IMAGES images or GAN_MAX_OUTPUT_PIXELS pixels;
+        ``field`` names what makes the count (n, steps, rows)."""
+        s = self.settings
+        if n > s.max_images:
+            raise ServiceError(422, f"the response would hold {n} images; at most {s.max_images} "
+                               "(GAN_MAX_IMAGES)", field)
+        _, h, w = G.img_shape
+        if fmt == "png":
+            _, height, width = grid_layout(n, h, w, columns)
+            size = f"a {width * scale}x{height * scale} PNG"
+        else:
+            height, width = h, n * w
+            size = f"{n} PNGs of {w * scale}x{h * scale}"
+        pixels = height * width * scale * scale
+        if pixels > s.max_output_pixels:
+            raise ServiceError(
+                422, f"the response would be {size}, {pixels / 1e6:.1f} megapixels; at most "
+                f"{s.max_output_pixels / 1e6:g} megapixels (GAN_MAX_OUTPUT_PIXELS): lower scale or ask for fewer "
+                "images", "scale" if scale > 1 else field)
 
     def check_conditioning(self, G: Generator, name: str, c: Conditioning, labels: list[int] | None = None) -> None:
         if (c.label is not None or labels is not None) and not G.num_classes:
@@ -233,8 +263,9 @@ class GanService:
     async def run(self, model: LoadedModel, latents: Latents) -> np.ndarray:
         try:
             return await model.batcher.submit(self.soft(model.G, latents))
-        except QueueFull as e:
-            raise ServiceError(503, f"model {model.name!r} is busy ({e}); retry shortly") from None
+        except (QueueFull, QueueTimeout) as e:
+            retry = {"Retry-After": str(self.settings.retry_after_s)}
+            raise ServiceError(503, f"model {model.name!r} is busy ({e}); retry shortly", headers=retry) from None
 
     @staticmethod
     def describe(G: Generator, latents: Latents, i: int, with_z: bool) -> dict[str, Any]:
@@ -254,8 +285,7 @@ class GanService:
     async def generate(self, req: GenerateRequest) -> Frames:
         model = self.get(req.model)
         G = model.G
-        if req.n > self.settings.max_images:
-            raise ServiceError(422, f"n must be at most {self.settings.max_images}, got {req.n}", "n")
+        self.check_output(G, req.n, req.format, req.columns, req.scale, "seeds" if req.seeds else "n")
         self.check_conditioning(G, req.model, req, req.labels)
         seed = secrets.randbelow(2**31) if req.seed is None else req.seed
         if req.seeds is None and seed + req.n - 1 > MAX_SEED:
@@ -279,6 +309,7 @@ class GanService:
         model = self.get(req.model)
         G = model.G
         self.check_conditioning(G, req.model, req)
+        self.check_output(G, req.steps, req.format, req.columns or req.steps, req.scale, "steps")
         a = self.soft(G, self.condition(G, self.latent_of(G, req.start, "start"), req))
         b = self.soft(G, self.condition(G, self.latent_of(G, req.end, "end"), req))
         t = torch.linspace(0, 1, req.steps)
@@ -294,6 +325,8 @@ class GanService:
         model = self.get(req.model)
         G = model.G
         self.check_conditioning(G, req.model, req)
+        shown = 1 + req.neighbors + (len(req.terms) if req.format == "json" else 0)
+        self.check_output(G, shown, req.format, req.columns or 1 + req.neighbors, req.scale, "neighbors")
         means = []
         for i, term in enumerate(req.terms):
             if term.seeds is not None:
@@ -322,6 +355,8 @@ class GanService:
         if req.codes is not None and len(req.codes) != G.num_continuous:
             raise ServiceError(422, f"codes must have {G.num_continuous} values, got {len(req.codes)}", "codes")
         if req.vary == "category":
+            self.check_output(G, req.rows * G.num_categories, req.format, req.columns or G.num_categories,
+                              req.scale, "rows")
             base = G.latents_for_seeds(range(req.seed, req.seed + req.rows))
             reps = G.num_categories
             latents = Latents(base.z.repeat_interleave(reps, 0), None,
@@ -333,6 +368,8 @@ class GanService:
                 raise ServiceError(
                     422, f"vary must be 'category' or a code index below {G.num_continuous}, got {req.vary}", "vary"
                 )
+            self.check_output(G, G.num_categories * req.steps, req.format, req.columns or req.steps, req.scale,
+                              "steps")
             base = G.latents_for_seeds([req.seed])
             values = torch.linspace(req.low, req.high, req.steps).tolist()
             cells = G.num_categories * req.steps

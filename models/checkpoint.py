@@ -101,11 +101,25 @@ def read_card(path: str | Path) -> dict[str, Any]:
     return card
 
 
+def check_inside(path: Path, folder: Path) -> None:
+    """Refuses a file that is, or sits behind, a link leading out of ``folder`` (a card or weights that
+    point at some other file of the machine must not be read and served)."""
+    if path.exists() and not path.resolve().is_relative_to(folder.resolve()):
+        raise CheckpointError(f"{path}: a symbolic link to a file outside the checkpoint folder (refused)")
+
+
 def load_checkpoint(
-    path: str | Path, device: torch.device | str = "cpu", expected_class: type[nn.Module] | None = None
+    path: str | Path, device: torch.device | str = "cpu", expected_class: type[nn.Module] | None = None,
+    within: Path | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """Builds the model the card names, loads and checks its weights; returns ``(model, card)``."""
+    """Builds the model the card names, loads and checks its weights; returns ``(model, card)``.
+
+    With ``within``, both files must resolve to files inside that folder (links leading out are refused).
+    """
     weights_path, card_path = checkpoint_paths(path)
+    if within is not None:
+        check_inside(card_path, within)
+        check_inside(weights_path, within)
     card = read_card(path)
     cls = MODEL_CLASSES[card["class_name"]]
     if expected_class is not None and not issubclass(cls, expected_class):

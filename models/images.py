@@ -15,12 +15,18 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
+def grid_layout(n: int, h: int, w: int, columns: int | None = None, padding: int = 2) -> tuple[int, int, int]:
+    """``(columns, grid height, grid width)`` of a grid of ``n`` images of ``h`` x ``w`` (default: near-square)."""
+    columns = max(1, min(columns or int(np.ceil(np.sqrt(n))), n))
+    rows = int(np.ceil(n / columns))
+    return columns, rows * (h + padding) + padding, columns * (w + padding) + padding
+
+
 def grid_array(images: np.ndarray, columns: int | None = None, padding: int = 2) -> np.ndarray:
     """Tiles (N, H, W, C) uint8 images into one (H', W', C) array, ``columns`` wide (default: near-square)."""
     n, h, w, c = images.shape
-    columns = max(1, min(columns or int(np.ceil(np.sqrt(n))), n))
-    rows = int(np.ceil(n / columns))
-    out = np.zeros((rows * (h + padding) + padding, columns * (w + padding) + padding, c), np.uint8)
+    columns, height, width = grid_layout(n, h, w, columns, padding)
+    out = np.zeros((height, width, c), np.uint8)
     for i in range(n):
         r, col = divmod(i, columns)
         y, x = padding + r * (h + padding), padding + col * (w + padding)

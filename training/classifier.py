@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,9 @@ from tqdm import tqdm
 
 from models import DigitClassifier
 from models.checkpoint import save_checkpoint
+from models.runtime import available_cpus, pick_device
 from training.data import load_dataset, to_unit_range
-from training.train import device_description, pick_device
+from training.train import device_description
 
 
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--checkpoint-dir", type=Path, default=Path("checkpoints"))
     args = parser.parse_args(argv)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(available_cpus())
     card = train_classifier(args.dataset, args.epochs, args.seed, pick_device(args.device), args.checkpoint_dir,
                             args.data_dir)
     print(f"wrote {args.checkpoint_dir / card['name']}: test accuracy {card['metrics']['test_accuracy']}")

@@ -13,7 +13,6 @@ docs/samples/.
 from __future__ import annotations
 
 import argparse
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from scipy.optimize import linear_sum_assignment
 from models import DigitClassifier, Generator
 from models.checkpoint import load_checkpoint, update_card
 from models.images import save_grid
+from models.runtime import available_cpus
 from training.data import load_dataset, to_unit_range
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grids-dir", type=Path, default=REPO_ROOT / "docs" / "samples")
     parser.add_argument("--no-write", action="store_true", help="print the figures, leave the card as it is")
     args = parser.parse_args(argv)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(available_cpus())
     classifier, _ = load_checkpoint(args.classifier, expected_class=DigitClassifier)
     for path in args.checkpoints:
         G, card = load_checkpoint(path, expected_class=Generator)

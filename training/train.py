@@ -30,15 +30,10 @@ from tqdm import tqdm
 from models import FAMILIES, Generator
 from models.checkpoint import atomic_write_bytes, save_checkpoint
 from models.images import save_grid
+from models.runtime import available_cpus, pick_device
 from training.config import PRESETS, TrainConfig
 from training.data import load_dataset, to_unit_range
 from training.plots import plot_losses
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def device_description(device: torch.device) -> str:
@@ -305,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint-dir", type=Path, default=Path("checkpoints"))
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last epoch")
     parser.add_argument("--max-steps", type=int, help="stop after this many generator steps (smoke tests)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--threads", type=int, default=available_cpus())
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                         help="override any config field, e.g. --set translate=2")
     args = parser.parse_args(argv)
