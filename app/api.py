@@ -103,6 +103,7 @@ async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) 
     if frames_task.cancelled():
         return Response(status_code=CLIENT_GONE)
     frames = frames_task.result()
+    request.scope.get("state", {}).get("access", {}).update(model=req.model, n=len(frames.images))
     if frames.images.size * req.scale**2 <= INLINE_PIXELS:
         return encode(frames, req.format, req.model, req.scale, started)
     return await run_in_threadpool(encode, frames, req.format, req.model, req.scale, started)

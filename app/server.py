@@ -38,11 +38,16 @@ def raise_fd_limit() -> int:
     return soft
 
 
+def raw_error(status: int, reason: str, msg: str, kind: str) -> bytes:
+    """An error in the API's one shape, written straight to the socket (no request reached the app)."""
+    body = error_body(status, msg, ["header"], kind)
+    return (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\nconnection: close\r\n"
+            f"content-length: {len(body)}\r\n\r\n").encode() + body
+
+
 def timeout_response(timeout_s: float) -> bytes:
-    body = error_body(408, f"the request headers did not arrive within {timeout_s:g} s (GAN_HEADER_TIMEOUT_S)",
-                      ["header"], "timeout")
-    return (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return raw_error(408, "Request Timeout", f"the request headers did not arrive within {timeout_s:g} s "
+                     "(GAN_HEADER_TIMEOUT_S)", "timeout")
 
 
 class GuardedProtocol:
@@ -80,6 +85,12 @@ class GuardedProtocol:
         if self.header_timer is not None:
             self.header_timer.cancel()
         super().connection_lost(exc)  # type: ignore[misc]
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to bytes that are not HTTP, in the API's error shape."""
+        if not self.transport.is_closing():
+            self.transport.write(raw_error(400, "Bad Request", msg, "bad_request"))
+            self.transport.close()
 
     def arm_header_timer(self) -> None:
         if self.header_timer is not None:
