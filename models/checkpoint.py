@@ -1,10 +1,15 @@
 """The one checkpoint format and its validating loader: safetensors weights plus a JSON card.
 
-    save_checkpoint(G, "checkpoints/cgan-mnist", {"dataset": "mnist-10k", ...})
+    save_checkpoint(G, "runs/cgan-mnist/cgan-mnist", {"dataset": "mnist-10k", ...})
     G, card = load_checkpoint("checkpoints/cgan-mnist")   # eval mode, gradients off
 
 Nothing here unpickles or imports anything named by a file: the card's class name must be in the
 registry, and the weights must match that class's parameters name for name and shape for shape.
+
+Replacing a checkpoint is one atomic unit even though it is two files: the new card is written first as
+``NAME.json.pending`` (it names the new weights' sha256), then the new weights replace the old, then the
+pending card replaces the old card. A process killed between any two of these steps leaves either the
+old pair, or the new weights with the pending card that vouches for them, which the loader takes.
 """
 
 from __future__ import annotations
@@ -12,15 +17,16 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as tensors_from_bytes
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from models import MODEL_CLASSES
+from models.files import atomic_rename, atomic_write_bytes
 
 FORMAT_VERSION = 1
 
@@ -42,20 +48,16 @@ def constructor_args(model: nn.Module) -> dict[str, Any]:
     return {p: list(v) if isinstance(v := getattr(model, p), tuple) else v for p in params}
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def pending_card_path(card_path: Path) -> Path:
+    return card_path.with_name(card_path.name + ".pending")
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, card: dict[str, Any]) -> dict[str, Any]:
-    """Writes ``path``.safetensors and ``path``.json atomically; returns the full card."""
+    """Writes ``path``.safetensors and ``path``.json as one atomic unit (see above); returns the full card."""
     weights_path, card_path = checkpoint_paths(path)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = weights_path.with_name(f".{weights_path.name}.tmp")
-    save_file(tensors, str(tmp), metadata={"format_version": str(FORMAT_VERSION)})
-    os.replace(tmp, weights_path)
+    data = safetensors_bytes(tensors, metadata={"format_version": str(FORMAT_VERSION)})
     full = {
         "name": weights_path.name.removesuffix(".safetensors"),
         "format_version": FORMAT_VERSION,
@@ -63,9 +65,12 @@ def save_checkpoint(model: nn.Module, path: str | Path, card: dict[str, Any]) ->
         "family": getattr(model, "family", None),
         "kwargs": constructor_args(model),
         **card,
-        "sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest(),
+        "sha256": hashlib.sha256(data).hexdigest(),
     }
-    atomic_write_bytes(card_path, (json.dumps(full, indent=2) + "\n").encode())
+    pending = pending_card_path(card_path)
+    atomic_write_bytes(pending, (json.dumps(full, indent=2) + "\n").encode())
+    atomic_write_bytes(weights_path, data)
+    atomic_rename(pending, card_path)
     return full
 
 
@@ -80,6 +85,10 @@ def update_card(path: str | Path, **fields: Any) -> dict[str, Any]:
 def read_card(path: str | Path) -> dict[str, Any]:
     """Reads and checks a card without touching the weights."""
     _, card_path = checkpoint_paths(path)
+    return read_card_file(card_path)
+
+
+def read_card_file(card_path: Path) -> dict[str, Any]:
     try:
         card = json.loads(card_path.read_text())
     except FileNotFoundError:
@@ -108,6 +117,18 @@ def check_inside(path: Path, folder: Path) -> None:
         raise CheckpointError(f"{path}: a symbolic link to a file outside the checkpoint folder (refused)")
 
 
+def finished_replacement(card_path: Path, digest: str) -> dict[str, Any] | None:
+    """The pending card of a replacement stopped after its new weights were in place, if it vouches for them."""
+    pending = pending_card_path(card_path)
+    if not pending.is_file():
+        return None
+    try:
+        card = read_card_file(pending)
+    except CheckpointError:
+        return None
+    return card if card.get("sha256") == digest else None
+
+
 def load_checkpoint(
     path: str | Path, device: torch.device | str = "cpu", expected_class: type[nn.Module] | None = None,
     within: Path | None = None,
@@ -121,6 +142,14 @@ def load_checkpoint(
         check_inside(card_path, within)
         check_inside(weights_path, within)
     card = read_card(path)
+    if not weights_path.is_file():
+        raise CheckpointError(f"{weights_path}: weights file not found")
+    data = weights_path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if "sha256" in card and digest != card["sha256"]:
+        card = finished_replacement(card_path, digest)
+        if card is None:
+            raise CheckpointError(f"{weights_path}: sha256 does not match the card (corrupt or replaced file)")
     cls = MODEL_CLASSES[card["class_name"]]
     if expected_class is not None and not issubclass(cls, expected_class):
         raise CheckpointError(f"{card_path}: holds a {cls.__name__}, expected a {expected_class.__name__}")
@@ -129,13 +158,8 @@ def load_checkpoint(
     except (TypeError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{card_path}: constructor arguments do not fit {cls.__name__} ({e})") from None
 
-    if not weights_path.is_file():
-        raise CheckpointError(f"{weights_path}: weights file not found")
-    data = weights_path.read_bytes()
-    if "sha256" in card and hashlib.sha256(data).hexdigest() != card["sha256"]:
-        raise CheckpointError(f"{weights_path}: sha256 does not match the card (corrupt or replaced file)")
     try:
-        tensors = load_file(str(weights_path))
+        tensors = tensors_from_bytes(data)  # the bytes whose hash was checked, not a second read
     except Exception as e:  # safetensors raises its own error types for truncated or garbled files
         raise CheckpointError(f"{weights_path}: unreadable safetensors file ({e})") from None
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from models.files import atomic_write_bytes
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -46,5 +49,4 @@ def png_bytes(array: np.ndarray, scale: int = 1) -> bytes:
 
 def save_grid(images: torch.Tensor, path: str, columns: int | None = None, scale: int = 2) -> None:
     """Writes a PNG grid of (N, C, H, W) images in [-1, 1]."""
-    with open(path, "wb") as f:
-        f.write(png_bytes(grid_array(to_uint8(images), columns), scale))
+    atomic_write_bytes(Path(path), png_bytes(grid_array(to_uint8(images), columns), scale))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
+from models.files import atomic_write_bytes
 
 COLOURS = {"d_loss": (31, 119, 180), "g_loss": (214, 39, 40), "info_loss": (44, 160, 44)}
 
@@ -33,4 +36,6 @@ def plot_losses(log_path: Path, out_path: Path, width: int = 640, height: int = 
         draw.text((right - 70, bottom + 8), f"step {x1}", fill="black")
     for i, (name, colour) in enumerate(c for c in COLOURS.items() if series[c[0]]):
         draw.text((left + 10 + 90 * i, top + 5), name, fill=colour)
-    img.save(out_path)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    atomic_write_bytes(out_path, buf.getvalue())

@@ -5,8 +5,11 @@
     python -m training.train --preset cgan-mnist --resume      # continue a killed run
 
 Each run folder holds config.json, log.jsonl (losses), loss_curve.png, samples/epoch_NNN.png and
-train_state.* (weights and optimiser state, written atomically after every epoch, for --resume).
-The final generator (its weight average) is written to CHECKPOINT_DIR/NAME.{safetensors,json}.
+train_state.safetensors: weights, optimiser state, random-number states and the epoch and step in
+its metadata, one file written atomically after every epoch, for --resume. Resume checks that state
+against the config and cuts log.jsonl back to the saved step. The final generator (its weight
+average) is exported to the run folder, or to --checkpoint-dir; replacing a checkpoint that is
+already there (the shipped ones in checkpoints/) takes --overwrite.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import argparse
 import copy
 import dataclasses
 import json
-import os
 import platform
 import time
 from pathlib import Path
@@ -23,12 +25,14 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 from tqdm import tqdm
 
 from models import FAMILIES, Generator
-from models.checkpoint import atomic_write_bytes, save_checkpoint
+from models.checkpoint import checkpoint_paths, save_checkpoint
+from models.files import atomic_write_bytes
 from models.images import save_grid
 from models.runtime import available_cpus, pick_device
 from training.config import PRESETS, TrainConfig
@@ -200,11 +204,38 @@ def fixed_latents(G: Generator, n: int = 100) -> Any:
     return latents
 
 
-def save_state(run_dir: Path, trainer: Trainer, meta: dict[str, Any]) -> None:
-    tmp = run_dir / ".train_state.safetensors.tmp"
-    save_file(trainer.state_tensors(), str(tmp))
-    os.replace(tmp, run_dir / "train_state.safetensors")
-    atomic_write_bytes(run_dir / "train_state.json", json.dumps(meta, indent=2).encode())
+STATE_FILE = "train_state.safetensors"
+
+
+class ResumeError(RuntimeError):
+    """A run folder whose saved state cannot continue this run."""
+
+
+def save_state(run_dir: Path, trainer: Trainer, meta: dict[str, Any], rng: dict[str, torch.Tensor]) -> None:
+    """Everything a resume needs in one file, so it is written whole or not at all."""
+    tensors = trainer.state_tensors() | {f"rng.{k}": v for k, v in rng.items()}
+    atomic_write_bytes(run_dir / STATE_FILE, safetensors_bytes(tensors, metadata={"meta": json.dumps(meta)}))
+
+
+def load_state(run_dir: Path, device: torch.device) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    path = run_dir / STATE_FILE
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as f:
+            meta = json.loads((f.metadata() or {})["meta"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no iterator
+    except Exception as e:  # a torn or foreign file: say which and stop, never train from it
+        raise ResumeError(f"{path}: not a readable resume state ({e})") from None
+    return meta, tensors
+
+
+def trim_log(log_path: Path, step: int) -> None:
+    """Drops the log lines of steps after ``step``: a run killed mid-epoch logged steps it will repeat."""
+    if not log_path.is_file():
+        atomic_write_bytes(log_path, b"")
+        return
+    kept = [line for line in log_path.read_text().splitlines(keepends=True)
+            if line.strip() and line.endswith("\n") and json.loads(line)["step"] <= step]
+    atomic_write_bytes(log_path, "".join(kept).encode())
 
 
 def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: torch.device,
@@ -220,21 +251,28 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
     order_gen = torch.Generator().manual_seed(cfg.seed)
     start_epoch, step, elapsed = 0, 0, 0.0
 
-    state_json = run_dir / "train_state.json"
-    if resume and state_json.is_file():
-        meta = json.loads(state_json.read_text())
-        trainer.load_state_tensors(load_file(str(run_dir / "train_state.safetensors"), device=str(device)))
+    steps_per_epoch = len(images) // cfg.batch_size // cfg.d_steps
+    config = dataclasses.asdict(cfg)
+    if resume and (run_dir / STATE_FILE).is_file():
+        meta, tensors = load_state(run_dir, device)
         start_epoch, step, elapsed = meta["epoch"], meta["step"], meta["elapsed_s"]
+        saved = {k: v for k, v in meta["config"].items() if k != "epochs"}
+        if saved != {k: v for k, v in json.loads(json.dumps(config)).items() if k != "epochs"}:
+            raise ResumeError(f"{run_dir}: saved with another config; start a new run folder")
+        full = start_epoch * steps_per_epoch
+        if step > full or (not meta["stopped_early"] and step != full):
+            raise ResumeError(f"{run_dir}: inconsistent state (epoch {start_epoch}, step {step})")
+        trainer.load_state_tensors({k: v for k, v in tensors.items() if not k.startswith("rng.")})
         trainer.ema_steps, trainer.d_updates = step, step * cfg.d_steps
-        torch.set_rng_state(torch.tensor(meta["torch_rng"], dtype=torch.uint8))
-        order_gen.set_state(torch.tensor(meta["order_rng"], dtype=torch.uint8))
+        torch.set_rng_state(tensors["rng.torch"].cpu())
+        order_gen.set_state(tensors["rng.order"].cpu())
+        trim_log(run_dir / "log.jsonl", step)
         print(f"resuming {cfg.name} after epoch {start_epoch} (step {step})")
     else:
-        (run_dir / "log.jsonl").write_text("")
-    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+        atomic_write_bytes(run_dir / "log.jsonl", b"")
+    atomic_write_bytes(run_dir / "config.json", json.dumps(config, indent=2).encode())
 
     preview = fixed_latents(trainer.G).to(device)
-    steps_per_epoch = len(images) // cfg.batch_size // cfg.d_steps
     log = open(run_dir / "log.jsonl", "a")
     epoch = start_epoch - 1  # a finished run, resumed, goes straight to the export
     for epoch in range(start_epoch, cfg.epochs):
@@ -258,9 +296,10 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
         with torch.no_grad():
             grid_path = run_dir / "samples" / f"epoch_{epoch + 1:03d}.png"
             save_grid(trainer.averaged_generator()(preview), str(grid_path), columns=10)
-        save_state(run_dir, trainer, {"epoch": epoch + 1, "step": step, "elapsed_s": elapsed,
-                                      "torch_rng": torch.get_rng_state().tolist(),
-                                      "order_rng": order_gen.get_state().tolist()})
+        stopped_early = max_steps is not None and step >= max_steps
+        save_state(run_dir, trainer, {"epoch": epoch + 1, "step": step, "elapsed_s": elapsed, "config": config,
+                                      "stopped_early": stopped_early},
+                   {"torch": torch.get_rng_state(), "order": order_gen.get_state()})
         plot_losses(run_dir / "log.jsonl", run_dir / "loss_curve.png")
         print(f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}: step {step}, {elapsed:.0f}s, "
               + ", ".join(f"{k} {v:.3f}" for k, v in stats.items()), flush=True)
@@ -297,7 +336,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", help="a folder with the IDX files, instead of the dataset's usual place")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     parser.add_argument("--run-dir", type=Path, help="default: runs/PRESET")
-    parser.add_argument("--checkpoint-dir", type=Path, default=Path("checkpoints"))
+    parser.add_argument("--checkpoint-dir", type=Path, help="where to export the generator (default: the run folder)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a checkpoint already in --checkpoint-dir")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last epoch")
     parser.add_argument("--max-steps", type=int, help="stop after this many generator steps (smoke tests)")
     parser.add_argument("--threads", type=int, default=available_cpus())
@@ -310,9 +350,14 @@ def main(argv: list[str] | None = None) -> None:
                                               dataset=args.dataset)
     cfg = cfg.with_overrides(**{k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)})
     device = pick_device(args.device)
-    card = train(cfg, args.run_dir or Path("runs") / cfg.name, args.checkpoint_dir, device,
-                 resume=args.resume, data_dir=args.data_dir, max_steps=args.max_steps)
-    print(f"wrote {args.checkpoint_dir / cfg.name}.safetensors ({card['training_time_s']}s on {card['device']})")
+    run_dir = args.run_dir or Path("runs") / cfg.name
+    export_dir = args.checkpoint_dir or run_dir
+    if any(p.exists() for p in checkpoint_paths(export_dir / cfg.name)) and not args.overwrite \
+            and args.checkpoint_dir is not None:
+        parser.error(f"{export_dir / cfg.name} exists; pass --overwrite to replace it (or export elsewhere)")
+    card = train(cfg, run_dir, export_dir, device, resume=args.resume, data_dir=args.data_dir,
+                 max_steps=args.max_steps)
+    print(f"wrote {export_dir / cfg.name}.safetensors ({card['training_time_s']}s on {card['device']})")
 
 
 if __name__ == "__main__":
