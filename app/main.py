@@ -37,6 +37,11 @@ def docs_assets() -> Path:
     return Path(fastapi_offline.__file__).resolve().parent / "static"
 
 
+# The docs pages may load nothing from outside the app (ReDoc's footer asks a CDN for a logo: refused).
+DOCS_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; font-src 'self' data:")
+
+
 def error(status: int, msg: str, loc: list, kind: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": [{"loc": loc, "msg": msg, "type": kind}]}, status_code=status, headers=headers)
 
@@ -127,17 +132,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title="GAN Studio - API",
+        page = get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title="GAN Studio - API",
                                    swagger_js_url=f"{root}/docs-assets/swagger-ui-bundle.js",
                                    swagger_css_url=f"{root}/docs-assets/swagger-ui.css",
                                    swagger_favicon_url=f"{root}/favicon.ico")
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_redoc_html(openapi_url=f"{root}/openapi.json", title="GAN Studio - API",
+        page = get_redoc_html(openapi_url=f"{root}/openapi.json", title="GAN Studio - API",
                               redoc_js_url=f"{root}/docs-assets/redoc.standalone.js",
                               redoc_favicon_url=f"{root}/favicon.ico", with_google_fonts=False)
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
 
     return app
 

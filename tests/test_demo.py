@@ -179,3 +179,32 @@ def test_phone_width_and_api_errors_are_shown(browser, url):
     watch.errors = [e for e in watch.errors if "422" not in e]
     watch.assert_clean()
     page.close()
+
+
+def test_the_page_asks_for_an_api_key_when_the_server_wants_one(browser):
+    env = {"GAN_CHECKPOINT_DIR": CHECKPOINTS, "GAN_API_KEYS": "demo-key"}
+    with running_server(env) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(base + "/")
+        page.wait_for_selector("#key-dialog[open]")
+        page.fill("#key-input", "demo-key")
+        page.click("#key-submit")
+        page.wait_for_selector("#samples .tile img")
+        assert rendered(page, "#samples .tile img")
+        assert page.evaluate("localStorage.getItem('gan-studio-api-key')") == "demo-key"
+        page.close()
+
+
+def test_the_api_docs_render_offline(browser, url):
+    """Swagger UI and ReDoc come from the app; ReDoc's footer logo from a CDN is refused by the page's CSP."""
+    for path, selector in (("/docs", ".swagger-ui .opblock"), ("/redoc", "[role=navigation] li, .menu-content li")):
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors, answered_outside = [], []
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.on("response", lambda r: not r.url.startswith((url, "blob:", "data:")) and answered_outside.append(r.url))
+        page.goto(url + path)
+        page.wait_for_selector(selector, timeout=20_000)
+        page.wait_for_timeout(500)
+        assert not answered_outside
+        assert all("Content Security Policy" in e for e in errors), errors
+        page.close()

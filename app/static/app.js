@@ -17,8 +17,37 @@ function detailText(detail) {
   return JSON.stringify(detail);
 }
 
+// With GAN_API_KEYS set on the server, a 401 asks for a key once; it is kept in localStorage.
+const KEY_STORE = "gan-studio-api-key";
+let keyPrompt = null;
+
+function askForKey() {
+  if (keyPrompt) return keyPrompt;
+  keyPrompt = new Promise((resolve) => {
+    const dialog = $("key-dialog");
+    $("key-form").onsubmit = () => {
+      localStorage.setItem(KEY_STORE, $("key-input").value.trim());
+      keyPrompt = null;
+      resolve();
+    };
+    dialog.showModal();
+    $("key-input").focus();
+  });
+  return keyPrompt;
+}
+
+function withKey(options) {
+  const key = localStorage.getItem(KEY_STORE);
+  if (!key) return options;
+  return { ...options, headers: { ...(options.headers || {}), authorization: `Bearer ${key}` } };
+}
+
 async function request(path, options = {}) {
-  const response = await fetch(path, options);
+  let response = await fetch(path, withKey(options));
+  for (let tries = 0; response.status === 401 && tries < 3; tries++) {
+    await askForKey();
+    response = await fetch(path, withKey(options));
+  }
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try { message = `${response.status}: ${detailText((await response.json()).detail)}`; } catch (_) { /* not JSON */ }
