@@ -3,7 +3,7 @@ VENV ?= .venv
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: install install-dev serve test lint bench
+.PHONY: install install-dev serve test lint bench soak fuzz
 
 install:
 	bash scripts/install.sh
@@ -22,3 +22,9 @@ lint: install-dev
 
 bench: install
 	$(VENV)/bin/python -m app.bench
+
+soak: install-dev  # 10,000 + 1,000 requests against a real server, about three minutes; not in CI
+	$(VENV)/bin/python scripts/soak.py
+
+fuzz: install-dev  # the schemathesis test with ten times the examples of CI's run
+	FUZZ_EXAMPLES=2000 $(VENV)/bin/python -m pytest tests/test_openapi.py -k schemathesis

@@ -85,8 +85,11 @@ CLIENT_GONE = 499  # nginx's "client closed request": logged and counted, never 
 
 async def client_gone(request: Request) -> None:
     """Returns when the client has closed its connection (the body is already read by then)."""
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
+    try:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+    except Exception:  # noqa: BLE001 - e.g. the body guard's 408 for a body a GET declared and never sent
+        await asyncio.Event().wait()  # that is no disconnect: let the work finish
 
 
 async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) -> Response:

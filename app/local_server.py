@@ -34,6 +34,14 @@ def running_server(env: dict[str, str] | None = None, timeout: float = 60.0, nof
     """Yields the base URL of a freshly started server; stops it afterwards. Its log goes to ``log_path``
     (a temporary file by default: a pipe nobody reads would stall the server); ``nofile`` sets its
     file-descriptor limit (soft and hard)."""
+    with server_process(env, timeout, nofile, log_path) as (url, _):
+        yield url
+
+
+@contextmanager
+def server_process(env: dict[str, str] | None = None, timeout: float = 60.0, nofile: int | None = None,
+                   log_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``running_server``, yielding the process too (to watch its memory)."""
     port = free_port()
     limit = None if nofile is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     with tempfile.TemporaryDirectory() as tmp:
@@ -58,7 +66,7 @@ def running_server(env: dict[str, str] | None = None, timeout: float = 60.0, nof
                 if time.monotonic() > deadline:
                     raise RuntimeError("server did not start in time")
                 time.sleep(0.2)
-            yield url
+            yield url, proc
         finally:
             proc.terminate()
             try:

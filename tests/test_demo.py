@@ -200,8 +200,9 @@ def test_the_api_docs_render_offline(browser, url):
     for path, selector in (("/docs", ".swagger-ui .opblock"), ("/redoc", "[role=navigation] li, .menu-content li")):
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors, answered_outside = [], []
-        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-        page.on("response", lambda r: not r.url.startswith((url, "blob:", "data:")) and answered_outside.append(r.url))
+        page.on("console", lambda m, errors=errors: m.type == "error" and errors.append(m.text))
+        page.on("response", lambda r, out=answered_outside: not r.url.startswith((url, "blob:", "data:"))
+                and out.append(r.url))
         page.goto(url + path)
         page.wait_for_selector(selector, timeout=20_000)
         page.wait_for_timeout(500)
