@@ -1,42 +1,51 @@
 # GAN Studio: the API, the demo page and the shipped checkpoints.
 #   CPU image (default):  docker build -t gan-studio .
-#   CUDA image:           docker build --build-arg TORCH_INDEX_URL=https://pypi.org/simple -t gan-studio:cuda .
-#                         (PyPI's Linux torch wheels carry CUDA; run with --gpus all and GAN_DEVICE=cuda)
-FROM python:3.11-slim-bookworm
+#   CUDA image:           docker build --build-arg TORCH_VARIANT=cuda -t gan-studio:cuda .
+#                         (PyPI's Linux torch wheel, which carries CUDA; run with --gpus all and GAN_DEVICE=cuda)
+#   TORCH_INDEX_URL overrides where torch comes from (empty: pip's own settings, e.g. a mirror).
 
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-ENV VENV=/opt/venv \
-    TORCH_INDEX_URL=${TORCH_INDEX_URL} \
-    PIP_NO_CACHE_DIR=1 \
-    PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+# --- build: a virtual environment with the service installed (no compilers needed: every dependency is a wheel)
+FROM python:3.11-slim-bookworm AS build
+ARG TORCH_VARIANT=cpu
+ARG TORCH_INDEX_URL
+ENV VENV=/opt/venv PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
 
-WORKDIR /app
-
-# Dependencies first, with the same install script as the README, so code changes reuse this layer.
-COPY pyproject.toml README.md ./
+# Dependencies first, from pyproject.toml alone, so a code or README change reuses this layer.
+COPY pyproject.toml ./
 COPY scripts/install.sh scripts/install.sh
-RUN mkdir -p app models training \
-    && touch app/__init__.py models/__init__.py training/__init__.py \
-    && bash scripts/install.sh
+RUN bash scripts/install.sh --deps-only \
+    # What serving never touches: torch's C++ headers, its test binaries and test suite (about 200 MB).
+    && cd /opt/venv/lib/python3.11/site-packages/torch \
+    && rm -rf include test testing/_internal share/cmake \
+    && find bin -mindepth 1 ! -name torch_shm_manager -exec rm -rf {} +
 
+COPY README.md ./
+COPY app app
 COPY models models
 COPY training training
-COPY app app
-COPY checkpoints checkpoints
+RUN EDITABLE=0 bash scripts/install.sh && python -m compileall -q /opt/venv/lib/python3.11/site-packages/app \
+    /opt/venv/lib/python3.11/site-packages/models /opt/venv/lib/python3.11/site-packages/training
 
+# --- runtime: the environment and the checkpoints, owned by root, run by an unprivileged user
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/venv/bin:$PATH \
+    GAN_CHECKPOINT_DIR=/app/checkpoints \
+    GAN_EXTRA_CHECKPOINT_DIR=/models
+WORKDIR /app
+COPY --from=build /opt/venv /opt/venv
+COPY checkpoints checkpoints
 RUN useradd --create-home --uid 10001 gan \
     && mkdir -p /models \
     && chown gan /models
 USER 10001
-
-ENV PATH=/opt/venv/bin:$PATH \
-    GAN_CHECKPOINT_DIR=/app/checkpoints \
-    GAN_EXTRA_CHECKPOINT_DIR=/models
 VOLUME ["/models"]
 EXPOSE 8000
 
+# Healthy means ready: at least one model loaded (a container whose models all failed is unhealthy).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"]
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4).status != 200)"]
 
 CMD ["gan-serve", "--host", "0.0.0.0", "--port", "8000"]

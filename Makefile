@@ -3,7 +3,7 @@ VENV ?= .venv
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: install install-dev serve test lint bench soak fuzz
+.PHONY: install install-dev serve test lint bench soak fuzz container-test
 
 install:
 	bash scripts/install.sh
@@ -28,3 +28,6 @@ soak: install-dev  # 10,000 + 1,000 requests against a real server, about three 
 
 fuzz: install-dev  # the schemathesis test with ten times the examples of CI's run
 	FUZZ_EXAMPLES=2000 $(VENV)/bin/python -m pytest tests/test_openapi.py -k schemathesis
+
+container-test: install-dev  # builds and runs the Docker image with podman (root; about six minutes)
+	VENV=$(VENV) bash scripts/container_test.sh

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Installs the project into a virtual environment; the README, the Makefile and the Dockerfile all use it.
-#   bash scripts/install.sh          # the service and training
-#   bash scripts/install.sh --dev    # plus the test tools
+#   bash scripts/install.sh             # the service (what `make serve` needs)
+#   bash scripts/install.sh --train     # plus training and evaluation (scipy, tqdm)
+#   bash scripts/install.sh --dev       # plus training and the test tools (what `make test` needs)
+#   bash scripts/install.sh --deps-only # the service's dependencies alone (the Docker image's cached layer)
 # VENV picks the environment's folder (default .venv; "none" installs into the current Python).
-# TORCH_INDEX_URL picks where torch comes from (e.g. https://download.pytorch.org/whl/cpu for a CPU build).
+# TORCH_VARIANT=cpu (default) takes PyTorch's CPU wheel, about 750 MB installed; TORCH_VARIANT=cuda takes
+# PyPI's Linux wheel, which carries CUDA (several GB, for an NVIDIA GPU). TORCH_INDEX_URL overrides where
+# torch comes from; set it empty to use pip's own settings (a mirror or a local wheel folder).
+# EDITABLE=0 installs a copy of the code instead of linking to this checkout (the Docker image does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -13,10 +18,30 @@ else
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
     PY="$VENV/bin/python"
 fi
+case "${TORCH_VARIANT:-cpu}" in
+    cpu) default_index=https://download.pytorch.org/whl/cpu ;;
+    cuda) default_index=https://pypi.org/simple ;;
+    *) echo "TORCH_VARIANT must be cpu or cuda, not ${TORCH_VARIANT}" >&2; exit 2 ;;
+esac
+index=${TORCH_INDEX_URL-$default_index}
 torch_args=()
-[ -n "${TORCH_INDEX_URL:-}" ] && torch_args=(--index-url "$TORCH_INDEX_URL")
-# torch first, on its own: a CPU build where one is offered, so the project's pin adds nothing.
-"$PY" -m pip install -q --disable-pip-version-check "${torch_args[@]}" torch==2.13.0
-extra=""
-[ "${1:-}" = "--dev" ] && extra="[dev]"
-"$PY" -m pip install -q --disable-pip-version-check -e ".${extra}"
+[ -n "$index" ] && torch_args=(--index-url "$index")
+pip=("$PY" -m pip install -q --disable-pip-version-check)
+# torch first, on its own and from the variant's index, so the project's pin adds nothing.
+"${pip[@]}" "${torch_args[@]}" torch==2.13.0
+case "${1:-}" in
+    --deps-only)
+        "$PY" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
+            > /tmp/gan-studio-requirements.txt
+        "${pip[@]}" -r /tmp/gan-studio-requirements.txt
+        exit 0 ;;
+    --dev) extra="[dev,train]" ;;
+    --train) extra="[train]" ;;
+    "") extra="" ;;
+    *) echo "unknown option $1 (--train, --dev or --deps-only)" >&2; exit 2 ;;
+esac
+if [ "${EDITABLE:-1}" = 1 ]; then
+    "${pip[@]}" -e ".${extra}"
+else
+    "${pip[@]}" ".${extra}"
+fi

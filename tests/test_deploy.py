@@ -31,10 +31,24 @@ def test_dockerfile_is_hadolint_clean():
 def test_dockerfile_shape():
     text = (REPO_ROOT / "Dockerfile").read_text()
     assert "bash scripts/install.sh" in text  # the README's install steps, not a copy of them
-    assert text.index("scripts/install.sh") < text.index("COPY app app")  # dependencies before code
-    assert "\nUSER 10001" in text and "HEALTHCHECK" in text and "/healthz" in text
+    deps = text.index("install.sh --deps-only")
+    assert deps < text.index("COPY README.md") < text.index("COPY app app")  # dependencies before docs and code
+    assert "\nUSER 10001" in text and "HEALTHCHECK" in text and "/readyz" in text and "/healthz" not in text
     assert "COPY checkpoints checkpoints" in text and "VOLUME" in text
-    assert "TORCH_INDEX_URL" in text
+    assert "ARG TORCH_VARIANT" in text and "ARG TORCH_INDEX_URL" in text
+    assert "ENV TORCH" not in text and "TORCH_INDEX_URL=${" not in text  # build settings stay out of the runtime
+    assert text.count("\nFROM ") == 2 and "EDITABLE=0" in text  # multi-stage, a copy of the code, not a link
+
+
+def test_serving_installs_leave_out_training_dependencies():
+    import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    serving = " ".join(project["dependencies"])
+    assert "scipy" not in serving and "tqdm" not in serving
+    assert {"scipy", "tqdm"} <= {d.split("==")[0] for d in project["optional-dependencies"]["train"]}
+    for dep in project["dependencies"] + [d for ds in project["optional-dependencies"].values() for d in ds]:
+        assert "==" in dep, f"{dep} is not pinned"
 
 
 def compose_config(*profile: str) -> dict:
@@ -50,12 +64,14 @@ def test_compose_file_is_valid_with_cpu_and_gpu_services():
     assert set(cpu) == {"gan-studio"}
     service = cpu["gan-studio"]
     assert service["ports"][0]["target"] == 8000 and service["restart"] == "unless-stopped"
-    assert "/healthz" in " ".join(service["healthcheck"]["test"])
+    assert "/readyz" in " ".join(service["healthcheck"]["test"])
     assert any(v["target"] == "/models" for v in service["volumes"])
     gpu = compose_config("--profile", "gpu")["services"]["gan-studio-gpu"]
     devices = gpu["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
     assert gpu["environment"]["GAN_DEVICE"] == "cuda"
+    assert gpu["build"]["args"]["TORCH_VARIANT"] == "cuda"
+    assert service["ports"][0]["published"] != gpu["ports"][0]["published"]  # both can run at once
 
 
 def test_readme_commands_match_the_makefile():
@@ -64,3 +80,4 @@ def test_readme_commands_match_the_makefile():
     makefile = (REPO_ROOT / "Makefile").read_text()
     assert "scripts/install.sh" in makefile and "pytest" in makefile
     assert "make test" in (REPO_ROOT / ".ci" / "run").read_text()
+    assert "make container-test" in (REPO_ROOT / ".ci" / "run").read_text()

@@ -1,0 +1,150 @@
+"""Checks a running GAN Studio container; run by scripts/container_test.sh through container-check's CHECK_CMD.
+
+    PORT=8799 NAME=gan-studio-check TAG=localhost/gan-studio:check python scripts/container_checks.py
+
+Against the container the tool started (port $PORT, name $NAME, image $TAG): ready with the four models; CGAN
+label 7 read as 7 by the project's classifier; seeded requests byte-identical to the app outside the container;
+a non-root process that cannot write to the code or the checkpoints; an extra checkpoint mounted at /models
+served by a second container; and the compose file's default service up and healthy under podman-compose.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import torch
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+from app.local_server import free_port, running_server  # noqa: E402
+from models import DigitClassifier  # noqa: E402
+from models.checkpoint import load_checkpoint  # noqa: E402
+
+MODELS = {"gan-mnist", "dcgan-mnist", "cgan-mnist", "infogan-mnist"}
+SEEDED = [{"model": "dcgan-mnist", "seed": 123, "n": 16, "scale": 2},
+          {"model": "cgan-mnist", "label": 3, "seed": 7, "n": 4},
+          {"model": "infogan-mnist", "category": 2, "codes": [0.5, -1], "seed": 9, "n": 3}]
+
+
+def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["podman", *args], capture_output=True, text=True, check=check)
+
+
+def step(name: str) -> None:
+    print(f"container check: {name}", flush=True)
+
+
+def wait_ready(url: str, seconds: float = 120) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            r = httpx.get(url + "/readyz", timeout=2)
+            if r.status_code == 200:
+                return r.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"{url} never became ready")
+
+
+def check_models_and_digits(url: str) -> None:
+    step("ready with the four models")
+    ready = httpx.get(url + "/readyz").json()
+    assert ready["ready"] and MODELS <= set(ready["models"]) and not ready["unavailable"], ready
+    step("CGAN label 7 reads as 7")
+    r = httpx.post(url + "/generate", json={"model": "cgan-mnist", "label": 7, "n": 16, "seed": 42, "format": "json"},
+                   timeout=30)
+    assert r.status_code == 200, r.text
+    images = np.stack([np.asarray(Image.open(io.BytesIO(base64.b64decode(i["png"])))) for i in r.json()["images"]])
+    classifier, _ = load_checkpoint(REPO_ROOT / "checkpoints" / "classifier-mnist", expected_class=DigitClassifier)
+    with torch.no_grad():
+        x = torch.from_numpy(images).float().div(127.5).sub(1)[:, None]
+        digits = classifier(x).argmax(1).tolist()
+    assert digits.count(7) >= 14, digits
+    png = httpx.post(url + "/generate", json={"model": "cgan-mnist", "label": 7, "n": 16, "seed": 42}, timeout=30)
+    assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
+
+
+def check_same_bytes_as_outside(url: str) -> None:
+    step("seeded requests give the same bytes inside and outside the container")
+    inside = [httpx.post(url + "/generate", json=body, timeout=30).content for body in SEEDED]
+    with running_server() as outside_url:
+        outside = [httpx.post(outside_url + "/generate", json=body, timeout=30).content for body in SEEDED]
+    for body, a, b in zip(SEEDED, inside, outside, strict=True):
+        assert a == b, f"{body}: {len(a)} bytes inside, {len(b)} outside, different"
+
+
+def check_user_and_read_only_code(name: str) -> None:
+    step("a non-root process that cannot write to the code or the checkpoints")
+    uid = podman("exec", name, "id", "-u").stdout.strip()
+    assert uid != "0", uid
+    app_dir = podman("exec", name, "python", "-c", "import app, os; print(os.path.dirname(app.__file__))").stdout
+    for target in (app_dir.strip() + "/written", "/app/checkpoints/written", "/opt/venv/bin/written"):
+        r = podman("exec", name, "touch", target, check=False)
+        assert r.returncode != 0, f"the container user could write {target}"
+
+
+def check_extra_checkpoint(tag: str) -> None:
+    step("an extra checkpoint mounted at /models is served")
+    with tempfile.TemporaryDirectory() as extra:
+        for ext in ("safetensors", "json"):
+            shutil.copy(REPO_ROOT / "checkpoints" / f"dcgan-mnist.{ext}", Path(extra) / f"my-dcgan.{ext}")
+            os.chmod(Path(extra) / f"my-dcgan.{ext}", 0o644)
+        os.chmod(extra, 0o755)
+        port, name = free_port(), "gan-studio-extra"
+        podman("rm", "-f", name, check=False)
+        podman("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", "-v", f"{extra}:/models:ro", tag)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            assert "my-dcgan" in wait_ready(url)["models"]
+            a = httpx.post(url + "/generate", json={"model": "my-dcgan", "seed": 5}).content
+            b = httpx.post(url + "/generate", json={"model": "dcgan-mnist", "seed": 5}).content
+            assert a == b and a.startswith(b"\x89PNG")
+        finally:
+            podman("rm", "-f", "-t", "2", name, check=False)
+
+
+def check_compose(tag: str) -> None:
+    step("the compose file's default service comes up healthy under podman-compose")
+    compose = [str(Path(sys.executable).with_name("podman-compose")), "-f", "docker-compose.yml"]
+    podman("tag", tag, "localhost/gan-studio:cpu")
+    (REPO_ROOT / "extra-checkpoints").mkdir(exist_ok=True)
+    subprocess.run([*compose, "up", "-d", "--no-build"], cwd=REPO_ROOT, check=True, capture_output=True, text=True)
+    try:
+        names = podman("ps", "--filter", "label=com.docker.compose.service=gan-studio", "--format",
+                       "{{.Names}}").stdout.split()
+        assert len(names) == 1, names
+        services = podman("ps", "--format", "{{.Labels}}").stdout
+        assert "gan-studio-gpu" not in services  # the GPU service is behind its profile
+        deadline = time.monotonic() + 120
+        while podman("healthcheck", "run", names[0], check=False).returncode != 0:
+            assert time.monotonic() < deadline, podman("logs", names[0], check=False).stdout[-2000:]
+            time.sleep(2)
+        assert MODELS <= set(httpx.get("http://127.0.0.1:8000/readyz").json()["models"])
+    finally:
+        subprocess.run([*compose, "down", "-t", "2"], cwd=REPO_ROOT, capture_output=True, text=True)
+
+
+def main() -> None:
+    url, name, tag = f"http://127.0.0.1:{os.environ['PORT']}", os.environ["NAME"], os.environ["TAG"]
+    check_models_and_digits(url)
+    check_same_bytes_as_outside(url)
+    check_user_and_read_only_code(name)
+    check_extra_checkpoint(tag)
+    check_compose(tag)
+    step("all passed")
+
+
+if __name__ == "__main__":
+    main()
