@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import time
 from collections.abc import Awaitable
 from typing import Annotated, Any
@@ -45,12 +46,13 @@ MODEL_ERRORS: dict[int | str, dict[str, Any]] = ERRORS | {
           "timeout; Retry-After says when to retry)"},
 }
 PNG_RESPONSE: dict[int | str, dict[str, Any]] = MODEL_ERRORS | {
-    200: {"content": {"image/png": {}, "application/json": {}},
-          "description": "a PNG (a grid when there are several images), or JSON with base64 PNGs"},
+    200: {"content": {"image/png": {}, "application/json": {}, "application/x-npy": {}},
+          "description": "a PNG (a grid when there are several images), JSON with base64 PNGs, or with format "
+          "npy the uint8 pixels (N, H, W, C) as a NumPy .npy file (headers X-Shape, X-Seed)"},
 }
 
 
-def get_service(request: Request) -> GanService:
+async def get_service(request: Request) -> GanService:  # async: a sync dependency costs a thread hop
     return request.app.state.service
 
 
@@ -66,6 +68,9 @@ def encode(frames: Frames, fmt: str, model: str, scale: int, started: float) -> 
     if fmt == "png":
         array = frames.images[0] if len(frames.images) == 1 else grid_array(frames.images, frames.columns)
         return Response(png_bytes(array, scale), media_type="image/png", headers=headers)
+    if fmt == "npy":  # the pixels as they are: scale and columns are for PNGs
+        headers["X-Shape"] = ",".join(map(str, frames.images.shape))
+        return Response(npy_bytes(frames.images), media_type=NPY_TYPE, headers=headers)
     extra = dict(frames.extra)
     if "term_images" in extra:
         extra["terms"] = [t | {"png": b64png(img, scale)} for t, img in zip(extra["terms"], extra.pop("term_images"),
@@ -107,9 +112,19 @@ async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) 
         return Response(status_code=CLIENT_GONE)
     frames = frames_task.result()
     request.scope.get("state", {}).get("access", {}).update(model=req.model, n=len(frames.images))
-    if frames.images.size * req.scale**2 <= INLINE_PIXELS:
+    if req.format == "npy" or frames.images.size * req.scale**2 <= INLINE_PIXELS:
         return encode(frames, req.format, req.model, req.scale, started)
     return await run_in_threadpool(encode, frames, req.format, req.model, req.scale, started)
+
+
+NPY_TYPE = "application/x-npy"
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """NumPy's .npy format: a short header with dtype and shape, then the bytes (``np.load`` reads it; no pickle)."""
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return buf.getvalue()
 
 
 def b64png(image, scale: int) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 from PIL import Image
 
 DEFAULT_URL = "http://localhost:8000"
@@ -116,6 +117,11 @@ class GanClient:
                          category=category, codes=codes, seeds=seeds, return_latents=return_latents or None,
                          format="json")
         return [Sample.from_json(i) for i in self.request("POST", "/generate", json=body).json()["images"]]
+
+    def generate_array(self, model: str, n: int = 1, seed: int | None = None, **conditioning: Any) -> np.ndarray:
+        """The uint8 pixels (n, H, W, C) as one array, without PNG encoding on either side (for bulk use)."""
+        body = self.body(model=model, n=n, seed=seed, format="npy", **conditioning)
+        return np.load(io.BytesIO(self.request("POST", "/generate", json=body).content), allow_pickle=False)
 
     def generate_png(self, model: str, n: int = 1, columns: int | None = None, scale: int = 1,
                      **conditioning: Any) -> bytes:

@@ -20,7 +20,10 @@ class Settings(BaseSettings):
     checkpoint_dir: Path = Field(REPO_ROOT / "checkpoints", description="folder of NAME.safetensors + NAME.json")
     extra_checkpoint_dir: Path | None = Field(None, description="a second folder (e.g. a mounted volume)")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto takes CUDA when present")
-    threads: int = Field(0, ge=0, description="torch threads (0: one per CPU this process may run on)")
+    threads: int = Field(0, ge=0, description="torch threads (0: one for small batches, one per CPU this process "
+                         "may run on from threads_from_rows images)")
+    threads_from_rows: int = Field(64, ge=1, description="batches this large use every CPU (with threads 0)")
+    channels_last: bool = Field(True, description="run convolutional generators in channels-last memory format")
     log_level: str = Field("info", description="debug, info, warning, error")
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
 

@@ -11,7 +11,7 @@ Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 Digit = Annotated[int, Field(ge=0, le=255, description="class index; checked against the model's number")]
 LatentValue = Annotated[FiniteFloat, Field(ge=-1000, le=1000)]
 CodeValue = Annotated[FiniteFloat, Field(ge=-10, le=10)]
-ImageFormat = Literal["png", "json"]
+ImageFormat = Literal["png", "json", "npy"]
 ModelName = Annotated[str, Field(min_length=1, max_length=128, examples=["cgan-mnist"],
                                  description="a model name from GET /models")]
 
@@ -29,7 +29,9 @@ class Conditioning(Body):
 
 
 class ImageOptions(Body):
-    format: ImageFormat = "png"
+    format: ImageFormat = Field("png", description="png: one PNG (a grid for several images); json: base64 PNGs "
+                                "with each image's seed and conditioning; npy: the raw uint8 pixels as one NumPy "
+                                ".npy array (N, H, W, C), no PNG encoding (for bulk clients)")
     columns: int | None = Field(None, ge=1, le=64, description="grid width for PNG output")
     scale: int = Field(1, ge=1, le=16, description="PNG enlargement factor (nearest neighbour)")
 

@@ -115,7 +115,8 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 class GanService:
     def __init__(self, settings: Settings, on_batch: Callable[[str, int], None] | None = None) -> None:
         self.settings, self.on_batch = settings, on_batch
-        torch.set_num_threads(settings.threads or available_cpus())
+        self.cpus = available_cpus()
+        torch.set_num_threads(settings.threads or self.cpus)
         self.device = pick_device(settings.device)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch")
         self.models: dict[str, LoadedModel] = {}
@@ -153,11 +154,23 @@ class GanService:
                             enabled=s.batching, on_batch=lambda size: self.on_batch and self.on_batch(name, size),
                             queue_timeout_s=s.queue_timeout_ms / 1000)
 
+    def threads_for(self, rows: int) -> int:
+        """Torch threads for a batch: one for small batches (a second thread saves less than it costs the
+        event loop it competes with for the cores), every CPU for large ones; GAN_THREADS fixes it."""
+        if self.settings.threads:
+            return self.settings.threads
+        return 1 if rows < self.settings.threads_from_rows else self.cpus
+
     def forward_fn(self, G: Generator):
         device = self.device
+        if self.settings.channels_last and any(p.dim() == 4 for p in G.parameters()):
+            G = G.to(memory_format=torch.channels_last)  # the convolutions' faster layout on CPU (same pixels)
 
         @torch.inference_mode()
         def forward(latents: Latents) -> np.ndarray:
+            threads = self.threads_for(len(latents))
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
             return to_uint8(G(latents.to(device)))
 
         return forward
@@ -192,12 +205,14 @@ class GanService:
             raise ServiceError(422, f"the response would hold {n} images; at most {s.max_images} "
                                "(GAN_MAX_IMAGES)", field)
         _, h, w = G.img_shape
+        if fmt == "npy":
+            scale = 1  # raw pixels: no enlargement
         if fmt == "png":
             _, height, width = grid_layout(n, h, w, columns)
             size = f"a {width * scale}x{height * scale} PNG"
         else:
             height, width = h, n * w
-            size = f"{n} PNGs of {w * scale}x{h * scale}"
+            size = f"{n} images of {w * scale}x{h * scale}"
         pixels = height * width * scale * scale
         if pixels > s.max_output_pixels:
             raise ServiceError(

@@ -286,3 +286,29 @@ def test_an_extra_checkpoint_folder_adds_models(tmp_path):
     with running_server(env) as base, httpx.Client(base_url=base) as c:
         assert c.get("/readyz").json()["models"] == ["dcgan-mnist", "my-gan"]
         assert c.post("/generate", json={"model": "my-gan", "seed": 1}).status_code == 200
+
+
+def test_npy_format_gives_the_png_pixels_without_encoding(client):
+    body = {"model": "cgan-mnist", "n": 5, "seed": 11, "label": 4}
+    r = client.post("/generate", json=body | {"format": "npy"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-npy"
+    array = np.load(io.BytesIO(r.content), allow_pickle=False)
+    assert array.dtype == np.uint8 and array.shape == (5, 28, 28, 1)
+    assert r.headers["x-shape"] == "5,28,28,1" and r.headers["x-seed"] == "11"
+    pngs = json_images(client.post("/generate", json=body | {"format": "json"}))
+    assert all(np.array_equal(array[i, :, :, 0], pngs[i]) for i in range(5))
+
+
+def test_channels_last_keeps_every_checkpoints_pixels(tmp_path):
+    """The faster memory format gives images within 1 grey level of the eager contiguous model."""
+    from app.config import Settings
+    from app.service import GanService
+
+    for name in MODELS:
+        G, _ = load_checkpoint(os.path.join(CHECKPOINTS, name))
+        latents = GanService.soft(G, G.latents_for_seeds(range(64)))
+        with torch.inference_mode():
+            eager = (G(latents).clamp(-1, 1) + 1) * 127.5
+        fast = GanService(Settings(channels_last=True, checkpoint_dir=tmp_path)).forward_fn(G)(latents)
+        diff = np.abs(fast.astype(np.int16) - eager.round().permute(0, 2, 3, 1).numpy().astype(np.int16))
+        assert diff.max() <= 1, (name, int(diff.max()))
