@@ -99,18 +99,27 @@ async def client_gone(request: Request) -> None:
 
 async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) -> Response:
     """Awaits the service's frames, then encodes them: small outputs inline, larger ones in a worker thread.
-    A client that leaves first takes its request out of the model's queue: nobody's work is done."""
+    A client that leaves first cancels the work: its request leaves the model's queue, nobody's work is done."""
     started = time.perf_counter()
-    frames_task, gone_task = asyncio.ensure_future(work), asyncio.ensure_future(client_gone(request))
+    handler = asyncio.current_task()
+    left = False
+
+    async def watch() -> None:
+        nonlocal left
+        await client_gone(request)
+        left = True
+        handler.cancel()
+
+    watcher = asyncio.ensure_future(watch())
     try:
-        await asyncio.wait({frames_task, gone_task}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        gone_task.cancel()
-        if not frames_task.done():
-            frames_task.cancel()
-    if frames_task.cancelled():
+        frames = await work
+    except asyncio.CancelledError:
+        if not left:
+            raise  # cancelled by the server (shutdown), not by the client
+        handler.uncancel()  # our own cancellation, handled here
         return Response(status_code=CLIENT_GONE)
-    frames = frames_task.result()
+    finally:
+        watcher.cancel()
     request.scope.get("state", {}).get("access", {}).update(model=req.model, n=len(frames.images))
     if req.format == "npy" or frames.images.size * req.scale**2 <= INLINE_PIXELS:
         return encode(frames, req.format, req.model, req.scale, started)

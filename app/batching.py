@@ -65,15 +65,19 @@ class MicroBatcher:
             self.queue.put_nowait(job)
         except asyncio.QueueFull:
             raise QueueFull(f"{self.queue.maxsize} requests already waiting") from None
+        expiry = asyncio.get_running_loop().call_later(self.queue_timeout_s, self.expire, job)
         try:
-            await asyncio.wait({job.future}, timeout=self.queue_timeout_s)
-            if not job.future.done() and not job.started:
-                job.future.cancel()
-                raise QueueTimeout(f"still queued after {self.queue_timeout_s:g} s")
             return await job.future
         except asyncio.CancelledError:
             job.future.cancel()  # the caller has gone: the batcher skips the job
             raise
+        finally:
+            expiry.cancel()
+
+    def expire(self, job: Job) -> None:
+        """A job still queued at its deadline fails with QueueTimeout and is skipped; one in a batch runs on."""
+        if not job.started and not job.future.done():
+            job.future.set_exception(QueueTimeout(f"still queued after {self.queue_timeout_s:g} s"))
 
     async def next_job(self, timeout: float | None = None) -> Job | None:
         """The next job whose caller still waits, or None after ``timeout`` seconds."""
@@ -119,8 +123,8 @@ class MicroBatcher:
             if not jobs:
                 continue
             try:
-                images = await loop.run_in_executor(self.executor, self.forward,
-                                                    Latents.cat([j.latents for j in jobs]))
+                latents = jobs[0].latents if len(jobs) == 1 else Latents.cat([j.latents for j in jobs])
+                images = await loop.run_in_executor(self.executor, self.forward, latents)
             except Exception as e:  # a failed batch fails its requests, never the batcher
                 for j in jobs:
                     if not j.future.done():

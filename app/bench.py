@@ -1,13 +1,19 @@
-"""Serving benchmark: starts the real server and prints, in one run, on this machine:
+"""Side-by-side serving benchmark, in one run on this machine, on the same checkpoints:
 
-- requests/s and p50/p99 latency of single-image POST /generate at concurrency 1, 16 and 64, with
-  micro-batching on and off (two servers, started one after the other);
-- the same for a constant-PNG endpoint of the same server (the HTTP floor);
-- bulk images/s for n=256 requests (JSON: 256 separate PNGs), and the in-process generator-plus-PNG
-  rate for the same work.
+- this project's server (``gan-serve``), single-image POST /generate at concurrency 1, 16 and 64;
+- a naive baseline written here: the obvious FastAPI server (one forward pass per request in FastAPI's
+  threadpool, one torch thread, a PNG per request) under uvicorn, the same requests;
+- the project's HTTP floor: the same server answering a constant PNG to the same request body;
+- bulk: n=256 requests as JSON (256 PNGs), one PNG grid, and raw npy pixels, against the in-process rate of
+  the same generator path and the same encoding.
 
-    python -m app.bench                        # dcgan-mnist, 4 s per cell
-    python -m app.bench --model cgan-mnist --seconds 8 --json docs/bench.json
+Load comes from wrk (Debian's ``wrk``; a C load generator, far cheaper than the servers) with a Lua script that
+gives each request its own seed; without wrk, from a bare asyncio HTTP/1.1 client. Prints tables and the
+ratios the goals are stated in; ``--json`` and ``--markdown`` write them.
+
+    python -m app.bench                                  # all four models, 4 s per point
+    python -m app.bench --models dcgan-mnist --seconds 8 --json docs/bench-cpu.json --markdown docs/bench-cpu.md
+    python -m app.bench --device cuda                    # on a GPU machine
 """
 
 from __future__ import annotations
@@ -17,23 +23,135 @@ import asyncio
 import json
 import os
 import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 
 from app.config import Settings
-from app.local_server import running_server
+from app.local_server import REPO_ROOT, free_port
 from models import Generator
 from models.checkpoint import load_checkpoint
-from models.images import png_bytes, to_uint8
+from models.images import grid_array, png_bytes
+
+MODELS = ["dcgan-mnist", "cgan-mnist", "infogan-mnist", "gan-mnist"]
+CONCURRENCY = (1, 16, 64)
+BULK = 256
+
+WRK_SCRIPT = """
+local prefix = os.getenv("BENCH_BODY")
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, prefix .. ',"seed":' .. counter .. "}")
+end
+"""
+
+
+# --- the naive baseline server ----------------------------------------------------------------------------
+class NaiveBody(BaseModel):
+    model: str
+    n: int = 1
+    seed: int = 0
+
+
+def naive_app(model: str, device: str):
+    """The server a user would write first: a sync route, so FastAPI runs each forward pass alone in its
+    threadpool; one torch thread (more threads per request only fight each other)."""
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    torch.set_num_threads(1)
+    G, _ = load_checkpoint(Settings().checkpoint_dir / model, device, expected_class=Generator)
+    app = FastAPI()
+
+    @app.post("/generate")
+    def generate(body: NaiveBody) -> Response:
+        latents = G.latents_for_seeds(range(body.seed, body.seed + body.n))
+        for name in ("labels", "categories"):  # class indices as one-hot rows, as the project feeds them
+            value = getattr(latents, name)
+            if value is not None:
+                setattr(latents, name, torch.nn.functional.one_hot(value, G.num_classes or G.num_categories).float())
+        with torch.inference_mode():
+            images = ((G(latents.to(device)).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        array = images.permute(0, 2, 3, 1).cpu().numpy()
+        return Response(png_bytes(array[0] if body.n == 1 else grid_array(array)), media_type="image/png")
+
+    return app
+
+
+def serve_naive(model: str, port: int, device: str) -> None:
+    import uvicorn
+
+    uvicorn.run(naive_app(model, device), host="127.0.0.1", port=port, log_level="warning")
+
+
+class Server:
+    """A server process on a free port, stopped on exit."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([sys.executable, *[a.replace("{port}", str(self.port)) for a in argv]],
+                                     cwd=REPO_ROOT, env=os.environ | env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def __enter__(self) -> Server:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                raise RuntimeError(f"server exited:\n{self.log.read().decode(errors='replace')[-3000:]}")
+            try:
+                httpx.post(self.url + "/generate", json={"model": "x"}, timeout=1)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise RuntimeError("server did not start")
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+# --- load generators --------------------------------------------------------------------------------------
+def wrk_load(url: str, path: str, body: dict, concurrency: int, seconds: float) -> dict[str, float]:
+    prefix = json.dumps(body)[:-1]  # the Lua script appends ,"seed":N}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT)
+    try:
+        out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency", "-s", script.name,
+                              url + path], capture_output=True, text=True, env=os.environ | {"BENCH_BODY": prefix},
+                             timeout=seconds + 60, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"{path} at c={concurrency}: errors\n{out}")
+
+    def ms(label: str) -> float:
+        value = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        number, unit = float(value.group(1)), value.group(2)
+        return number / 1000 if unit == "us" else number * 1000 if unit == "s" else number
+
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50_ms": ms("50%"),
+            "p99_ms": ms("99%"), "requests": int(re.search(r"(\d+) requests in", out).group(1))}
 
 
 class Connection:
-    """A bare HTTP/1.1 keep-alive connection: the load generator must cost far less than the server it
-    measures, and a general-purpose client with 64 connections in one process costs more than the server."""
+    """A bare HTTP/1.1 keep-alive connection (the fallback load generator when wrk is not installed)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
@@ -58,23 +176,19 @@ class Connection:
         self.writer.close()
 
 
-async def load(url: str, path: str, body: dict, concurrency: int, seconds: float) -> dict[str, float]:
-    """``concurrency`` clients send requests back to back for ``seconds``; returns rate and latency."""
+async def asyncio_load(url: str, path: str, body: dict, concurrency: int, seconds: float) -> dict[str, float]:
     parts = urlsplit(url)
     latencies: list[float] = []
     connections = [Connection(parts.hostname, parts.port) for _ in range(concurrency)]
     await asyncio.gather(*(c.open() for c in connections))
-    # warm the connections first
-    await asyncio.gather(*(c.post(path, body | {"seed": k}) for k, c in enumerate(connections)))
     stop_at = time.perf_counter() + seconds
 
     async def worker(k: int, connection: Connection) -> None:
         i = 0
         while time.perf_counter() < stop_at:
             t0 = time.perf_counter()
-            status = await connection.post(path, body | {"seed": k * 1_000_000 + i})
-            if status != 200:
-                raise RuntimeError(f"{path} answered {status}")
+            if await connection.post(path, body | {"seed": k * 1_000_000 + i}) != 200:
+                raise RuntimeError(f"{path} answered an error")
             latencies.append(time.perf_counter() - t0)
             i += 1
 
@@ -88,64 +202,114 @@ async def load(url: str, path: str, body: dict, concurrency: int, seconds: float
             "p99_ms": float(np.percentile(lat, 99)), "requests": len(lat)}
 
 
-def in_process_rate(model: str, n: int = 256, seconds: float = 3.0) -> float:
-    """Images/s of the generator plus one PNG per image, without HTTP."""
-    G, _ = load_checkpoint(Settings().checkpoint_dir / model, expected_class=Generator)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    G.to(device)
-    done, start = 0, time.perf_counter()
-    seed = 0
-    while time.perf_counter() - start < seconds or done == 0:
-        with torch.inference_mode():
-            images = to_uint8(G(G.latents_for_seeds(range(seed, seed + n)).to(device)))
-        for img in images:
-            png_bytes(img)
-        done += n
-        seed += n
-    return done / (time.perf_counter() - start)
+def load(url: str, path: str, body: dict, concurrency: int, seconds: float) -> dict[str, float]:
+    if shutil.which("wrk"):
+        return wrk_load(url, path, body, concurrency, seconds)
+    return asyncio.run(asyncio_load(url, path, body, concurrency, seconds))
 
 
-def machine() -> str:
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)} + {os.cpu_count()} CPU cores"
-    return f"CPU only: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+# --- in-process reference ---------------------------------------------------------------------------------
+def in_process_rates(model: str, device: str, seconds: float = 2.0) -> dict[str, float]:
+    """Images/s of the service's own forward path (memory format, threads) plus each format's encoding, no HTTP."""
+    from app.api import b64png, npy_bytes
+    from app.service import GanService
+
+    settings = Settings(device=device)
+    service = GanService(settings)
+    G, _ = load_checkpoint(settings.checkpoint_dir / model, service.device, expected_class=Generator)
+    forward = service.forward_fn(G)
+    encoders = {"json": lambda images: [b64png(image, 1) for image in images],
+                "png": lambda images: png_bytes(grid_array(images)),
+                "npy": npy_bytes}
+    rates = {}
+    for fmt, encode in encoders.items():
+        done, seed, start = 0, 0, time.perf_counter()
+        while time.perf_counter() - start < seconds or done == 0:
+            encode(forward(service.soft(G, G.latents_for_seeds(range(seed, seed + BULK)))))
+            done, seed = done + BULK, seed + BULK
+        rates[fmt] = done / (time.perf_counter() - start)
+    service.executor.shutdown()
+    return rates
+
+
+def machine(device: str) -> str:
+    cpus = f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
+    if device == "cuda" and torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} + {cpus}"
+    return f"CPU only: {cpus}"
+
+
+# --- the run ----------------------------------------------------------------------------------------------
+def bench_model(model: str, device: str, seconds: float) -> dict:
+    single = {"model": model, "n": 1}
+    env = {"GAN_BENCH_ROUTES": "true", "GAN_LOG_LEVEL": "warning", "GAN_DEVICE": device}
+    results: dict = {"project": {}, "naive": {}, "floor": {}, "bulk": {}}
+    with Server(["-m", "app.main", "--host", "127.0.0.1", "--port", "{port}"], env) as server:
+        for c in CONCURRENCY:
+            results["project"][c] = load(server.url, "/generate", single, c, seconds)
+            results["floor"][c] = load(server.url, "/bench/constant.png", single, c, seconds)
+        for fmt in ("json", "png", "npy"):
+            r = load(server.url, "/generate", {"model": model, "n": BULK, "format": fmt}, 1, seconds)
+            results["bulk"][fmt] = r | {"images_per_s": r["rps"] * BULK}
+    with Server(["-m", "app.bench", "--serve-naive", "--port", "{port}", "--models", model, "--device", device],
+                {}) as server:
+        for c in CONCURRENCY:
+            results["naive"][c] = load(server.url, "/generate", single, c, seconds)
+    results["in_process"] = in_process_rates(model, device)
+    project, naive = results["project"], results["naive"]
+    results["ratios"] = {
+        "c1_p50_latency_project_over_naive": project[1]["p50_ms"] / naive[1]["p50_ms"],
+        "c64_rps_project_over_naive": project[64]["rps"] / naive[64]["rps"],
+        "c64_rps_project_over_floor": project[64]["rps"] / results["floor"][64]["rps"],
+        **{f"bulk_{fmt}_over_in_process": results["bulk"][fmt]["images_per_s"] / results["in_process"][fmt]
+           for fmt in ("json", "png", "npy")},
+    }
+    return results
+
+
+def markdown(all_results: dict, device: str, seconds: float) -> str:
+    tool = "wrk (1 thread)" if shutil.which("wrk") else "the bench's asyncio client"
+    lines = [f"`python -m app.bench` on {machine(device)}, {seconds:g} s per point, load from {tool} on the same "
+             "machine, each request its own seed.", ""]
+    for model, r in all_results.items():
+        lines += [f"### {model}", "", "| single-image POST /generate | req/s | p50 ms | p99 ms |",
+                  "|---|---:|---:|---:|"]
+        for who in ("project", "naive", "floor"):
+            for c in CONCURRENCY:
+                x = r[who][c]
+                lines.append(f"| {who} c={c} | {x['rps']:.0f} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} |")
+        lines += ["", "| bulk n=256 | images/s | in-process images/s | ratio |", "|---|---:|---:|---:|"]
+        for fmt in ("json", "png", "npy"):
+            lines.append(f"| {fmt} | {r['bulk'][fmt]['images_per_s']:.0f} | {r['in_process'][fmt]:.0f} | "
+                         f"{r['ratios'][f'bulk_{fmt}_over_in_process']:.2f} |")
+        q = r["ratios"]
+        lines += ["", f"c=1 p50 latency, project / naive: {q['c1_p50_latency_project_over_naive']:.2f} (goal <= 1); "
+                  f"c=64 req/s, project / naive: {q['c64_rps_project_over_naive']:.2f}; "
+                  f"project / floor at c=64: {q['c64_rps_project_over_floor']:.2f}.", ""]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="dcgan-mnist")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated")
     parser.add_argument("--seconds", type=float, default=4.0, help="duration of each measurement")
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--markdown", type=Path, help="write the tables here")
+    parser.add_argument("--serve-naive", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    single = {"model": args.model, "n": 1}
-    results: dict[str, dict] = {}
-    for batching in ("on", "off"):
-        env = {"GAN_BATCHING": "true" if batching == "on" else "false", "GAN_BENCH_ROUTES": "true"}
-        with running_server(env) as url:
-            for c in (1, 16, 64):
-                results[f"generate batching {batching} c={c}"] = asyncio.run(
-                    load(url, "/generate", single, c, args.seconds))
-                if batching == "on":
-                    results[f"floor c={c}"] = asyncio.run(load(url, "/bench/constant.png", single, c, args.seconds))
-            if batching == "on":
-                bulk = asyncio.run(load(url, "/generate", {"model": args.model, "n": 256, "format": "json"}, 1,
-                                        args.seconds))
-                results["bulk n=256 json"] = bulk | {"images_per_s": bulk["rps"] * 256}
-    in_process = in_process_rate(args.model)
-
-    print(f"# {args.model} on {machine()}\n")
-    print("| measurement | req/s | p50 ms | p99 ms |\n|---|---:|---:|---:|")
-    for name, r in results.items():
-        print(f"| {name} | {r['rps']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |")
-    bulk_rate = results["bulk n=256 json"]["images_per_s"]
-    floor64 = results["floor c=64"]["rps"]
-    on64, off64 = results["generate batching on c=64"]["rps"], results["generate batching off c=64"]["rps"]
-    print(f"\nbulk n=256: {bulk_rate:.0f} images/s; in-process generator + PNG: {in_process:.0f} images/s "
-          f"(ratio {bulk_rate / in_process:.2f})")
-    print(f"single image at c=64: {on64 / floor64:.2f} of the HTTP floor; batching on/off: {on64 / off64:.2f}x")
+    if args.serve_naive:
+        serve_naive(args.models, args.port, args.device)
+        return
+    results = {model: bench_model(model, args.device, args.seconds) for model in args.models.split(",")}
+    text = markdown(results, args.device, args.seconds)
+    print(text)
     if args.json:
-        args.json.write_text(json.dumps({"model": args.model, "machine": machine(), "results": results,
-                                         "in_process_images_per_s": in_process}, indent=2))
+        args.json.write_text(json.dumps({"machine": machine(args.device), "seconds": args.seconds,
+                                         "results": results}, indent=2) + "\n")
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.logs import request_id
+from app.metrics import Metrics
 
 access_log = logging.getLogger("gan_studio.access")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
@@ -60,10 +61,11 @@ def method_of(scope: Scope) -> str:
 
 class RequestContextMiddleware:
     """Takes the client's ``X-Request-ID`` (or makes one), echoes it, puts it on every log line of the
-    request, and writes one access-log line per request: method, route, status, duration, model, n."""
+    request, writes one access-log line per request (method, route, status, duration, model, n) and counts
+    the request in the metrics under its route template, never its raw path."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,13 +87,13 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            client = scope.get("client")
-            access_log.info(
-                "%s %s %s %.1f ms", method_of(scope), route_of(scope), status, (time.perf_counter() - start) * 1000,
-                extra={"method": method_of(scope), "route": route_of(scope), "status": status,
-                       "duration_ms": round((time.perf_counter() - start) * 1000, 2),
-                       "model": info.get("model"), "n": info.get("n"), "client": client[0] if client else None},
-            )
+            seconds, method, route = time.perf_counter() - start, method_of(scope), route_of(scope)
+            self.metrics.observe_request(method, route, status, seconds)
+            if access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                access_log.info("%s %s %s %.1f ms", method, route, status, seconds * 1000, extra={
+                    "method": method, "route": route, "status": status, "duration_ms": round(seconds * 1000, 2),
+                    "model": info.get("model"), "n": info.get("n"), "client": client[0] if client else None})
             request_id.reset(token)
 
 
@@ -171,21 +173,44 @@ class BodyGuardMiddleware:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
-        received, complete, started = 0, False, False
+        received, complete, started, timed_out = 0, False, False, False
+        timer: asyncio.TimerHandle | None = None
+        reader = asyncio.current_task()
+
+        def time_out() -> None:
+            nonlocal timed_out
+            timed_out = True
+            reader.cancel()
 
         async def guarded_receive() -> Message:
-            nonlocal received, complete
+            nonlocal received, complete, timer, timed_out
             if complete:  # after the body: waiting for the client to disconnect, no deadline
                 return await receive()
-            try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
-            except TimeoutError:
+            if asyncio.current_task() is not reader:  # read from another task: no timer to cancel it by
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    timed_out = True
+                    message = {}
+            else:
+                # One timer per request, not a wait_for per read: most bodies are whole in the first message.
+                timer = timer or loop.call_at(deadline, time_out)
+                try:
+                    message = await receive()
+                except asyncio.CancelledError:
+                    if not timed_out:
+                        raise
+                    reader.uncancel()
+                    message = {}
+            if timed_out:
                 raise HTTPException(408, f"the request body did not arrive within {self.timeout_s:g} s "
-                                    "(GAN_BODY_TIMEOUT_S)", headers={"Connection": "close"}) from None
+                                    "(GAN_BODY_TIMEOUT_S)", headers={"Connection": "close"})
             received += len(message.get("body", b""))
             if received > self.max_bytes:
                 raise self.too_large()
             complete = message["type"] != "http.request" or not message.get("more_body", False)
+            if complete and timer is not None:
+                timer.cancel()
             return message
 
         async def tracking_send(message: Message) -> None:

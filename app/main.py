@@ -23,7 +23,7 @@ from app.api import bench_router, router
 from app.config import Settings
 from app.http import AccessControlMiddleware, BodyGuardMiddleware, RequestContextMiddleware
 from app.logs import setup_logging
-from app.metrics import Metrics, MetricsMiddleware
+from app.metrics import Metrics
 from app.service import GanService, ServiceError
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -82,13 +82,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(bench_router)
     # Innermost first: the body guard sits next to the routes, request ids and the access log outermost.
     app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
-    app.add_middleware(AccessControlMiddleware, api_keys=settings.api_keys, rate_limit=settings.rate_limit)
+    if settings.api_keys or settings.rate_limit:
+        app.add_middleware(AccessControlMiddleware, api_keys=settings.api_keys, rate_limit=settings.rate_limit)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
                            expose_headers=["X-Request-ID", "X-Seed", "X-Generation-Ms", "Retry-After"])
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
