@@ -38,6 +38,8 @@ def test_client_generates_images_with_seeds_and_labels(url):
         assert len(result) == 3 and len(result[0].z) == client.model("dcgan-mnist")["z_dim"]
         sweep = client.sweep("infogan-mnist", vary=1, steps=3)
         assert len(sweep) == 30 and sweep[0].codes[1] == -2.0
+        pixels = client.generate_array("cgan-mnist", n=16, seed=100, label=7)  # npy: no PNG on either side
+        assert pixels.shape == (16, 28, 28, 1) and pixels[3, :, :, 0].tobytes() == samples[3].image.tobytes()
 
 
 def test_client_reports_4xx_with_the_servers_message(url):
