@@ -1,6 +1,7 @@
 """Side-by-side serving benchmark, in one run on this machine, on the same checkpoints:
 
-- this project's server (``gan-serve``), single-image POST /generate at concurrency 1, 16 and 64;
+- this project's server (``gan-serve``), single-image POST /generate at concurrency 1, 16 and 64, in one
+  process and in ``--workers`` processes (GAN_WORKERS);
 - a naive baseline written here: the obvious FastAPI server (one forward pass per request in FastAPI's
   threadpool, one torch thread, a PNG per request) under uvicorn, the same requests;
 - the project's HTTP floor: the same server answering a constant PNG to the same request body;
@@ -240,10 +241,10 @@ def machine(device: str) -> str:
 
 
 # --- the run ----------------------------------------------------------------------------------------------
-def bench_model(model: str, device: str, seconds: float) -> dict:
+def bench_model(model: str, device: str, seconds: float, workers: int) -> dict:
     single = {"model": model, "n": 1}
     env = {"GAN_BENCH_ROUTES": "true", "GAN_LOG_LEVEL": "warning", "GAN_DEVICE": device}
-    results: dict = {"project": {}, "naive": {}, "floor": {}, "bulk": {}}
+    results: dict = {"project": {}, "workers": {}, "naive": {}, "floor": {}, "bulk": {}}
     with Server(["-m", "app.main", "--host", "127.0.0.1", "--port", "{port}"], env) as server:
         for c in CONCURRENCY:
             results["project"][c] = load(server.url, "/generate", single, c, seconds)
@@ -251,15 +252,22 @@ def bench_model(model: str, device: str, seconds: float) -> dict:
         for fmt in ("json", "png", "npy"):
             r = load(server.url, "/generate", {"model": model, "n": BULK, "format": fmt}, 1, seconds)
             results["bulk"][fmt] = r | {"images_per_s": r["rps"] * BULK}
+    if workers > 1:  # the same server in GAN_WORKERS processes
+        with Server(["-m", "app.main", "--host", "127.0.0.1", "--port", "{port}"],
+                    env | {"GAN_WORKERS": str(workers)}) as server:
+            for c in CONCURRENCY:
+                results["workers"][c] = load(server.url, "/generate", single, c, seconds)
     with Server(["-m", "app.bench", "--serve-naive", "--port", "{port}", "--models", model, "--device", device],
                 {}) as server:
         for c in CONCURRENCY:
             results["naive"][c] = load(server.url, "/generate", single, c, seconds)
     results["in_process"] = in_process_rates(model, device)
     project, naive = results["project"], results["naive"]
+    best64 = max(project[64]["rps"], results["workers"].get(64, {}).get("rps", 0))
     results["ratios"] = {
         "c1_p50_latency_project_over_naive": project[1]["p50_ms"] / naive[1]["p50_ms"],
         "c64_rps_project_over_naive": project[64]["rps"] / naive[64]["rps"],
+        "c64_rps_best_project_over_naive": best64 / naive[64]["rps"],
         "c64_rps_project_over_floor": project[64]["rps"] / results["floor"][64]["rps"],
         **{f"bulk_{fmt}_over_in_process": results["bulk"][fmt]["images_per_s"] / results["in_process"][fmt]
            for fmt in ("json", "png", "npy")},
@@ -267,24 +275,25 @@ def bench_model(model: str, device: str, seconds: float) -> dict:
     return results
 
 
-def markdown(all_results: dict, device: str, seconds: float) -> str:
+def markdown(all_results: dict, device: str, seconds: float, workers: int) -> str:
     tool = "wrk (1 thread)" if shutil.which("wrk") else "the bench's asyncio client"
     lines = [f"`python -m app.bench` on {machine(device)}, {seconds:g} s per point, load from {tool} on the same "
              "machine, each request its own seed.", ""]
     for model, r in all_results.items():
         lines += [f"### {model}", "", "| single-image POST /generate | req/s | p50 ms | p99 ms |",
                   "|---|---:|---:|---:|"]
-        for who in ("project", "naive", "floor"):
-            for c in CONCURRENCY:
-                x = r[who][c]
-                lines.append(f"| {who} c={c} | {x['rps']:.0f} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} |")
+        for who, label in (("project", "project"), ("workers", f"project, {workers} workers"), ("naive", "naive"),
+                           ("floor", "floor")):
+            for c, x in r[who].items():
+                lines.append(f"| {label} c={c} | {x['rps']:.0f} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} |")
         lines += ["", "| bulk n=256 | images/s | in-process images/s | ratio |", "|---|---:|---:|---:|"]
         for fmt in ("json", "png", "npy"):
             lines.append(f"| {fmt} | {r['bulk'][fmt]['images_per_s']:.0f} | {r['in_process'][fmt]:.0f} | "
                          f"{r['ratios'][f'bulk_{fmt}_over_in_process']:.2f} |")
         q = r["ratios"]
         lines += ["", f"c=1 p50 latency, project / naive: {q['c1_p50_latency_project_over_naive']:.2f} (goal <= 1); "
-                  f"c=64 req/s, project / naive: {q['c64_rps_project_over_naive']:.2f}; "
+                  f"c=64 req/s, project / naive: {q['c64_rps_project_over_naive']:.2f} (one process), "
+                  f"{q['c64_rps_best_project_over_naive']:.2f} (best of 1 and {workers} workers); "
                   f"project / floor at c=64: {q['c64_rps_project_over_floor']:.2f}.", ""]
     return "\n".join(lines)
 
@@ -294,6 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated")
     parser.add_argument("--seconds", type=float, default=4.0, help="duration of each measurement")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--workers", type=int, default=2, help="also measure GAN_WORKERS=this (1: skip)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--markdown", type=Path, help="write the tables here")
     parser.add_argument("--serve-naive", action="store_true", help=argparse.SUPPRESS)
@@ -302,8 +312,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.serve_naive:
         serve_naive(args.models, args.port, args.device)
         return
-    results = {model: bench_model(model, args.device, args.seconds) for model in args.models.split(",")}
-    text = markdown(results, args.device, args.seconds)
+    results = {model: bench_model(model, args.device, args.seconds, args.workers) for model in args.models.split(",")}
+    text = markdown(results, args.device, args.seconds, args.workers)
     print(text)
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(args.device), "seconds": args.seconds,

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(15.0, gt=0, description="a request's body must arrive within this")
     keep_alive_s: float = Field(5.0, gt=0, description="an idle keep-alive connection is closed after this")
     max_connections: int = Field(1000, ge=8, description="open connections; capped below the file-descriptor limit")
+    workers: int = Field(1, ge=1, le=64, description="server processes sharing the port, each with its own models")
 
     # Access.
     cors_origins: Annotated[list[str], NoDecode] = Field(

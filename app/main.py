@@ -161,16 +161,13 @@ def jsonable(value):
 
 def serve(argv: list[str] | None = None) -> None:
     """Console script: ``gan-serve --host 0.0.0.0 --port 8000``."""
-    import uvicorn
-
-    from app.server import uvicorn_config
+    from app.server import run
 
     parser = argparse.ArgumentParser(description="Serve the GAN Studio API and demo page.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
-    settings = Settings()
-    uvicorn.Server(uvicorn_config(create_app(settings), args.host, args.port, settings)).run()
+    run(args.host, args.port, Settings())
 
 
 if __name__ == "__main__":

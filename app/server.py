@@ -8,6 +8,9 @@
   oldest connection that is idle or still sending its request is closed to make room (nginx reuses such
   connections the same way), so the server keeps accepting and answering when slow clients pile up;
   when every connection is busy with a request, the newcomer gets uvicorn's 503 (its concurrency limit).
+- ``GAN_WORKERS`` (worker_processes): processes sharing the listening socket, each with its own models and
+  micro-batcher; the event loop of one Python process is the limit on a CPU, so two workers on two cores
+  serve about 1.5x the requests of one (docs/benchmarks.md). Metrics and rate limits are then per worker.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import resource
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.http import error_body
 
@@ -52,14 +56,18 @@ def timeout_response(timeout_s: float) -> bytes:
 
 class GuardedProtocol:
     """Mixed into uvicorn's HTTP protocol classes (h11 and httptools alike): the header timeout and the
-    connection cap. A connection is *waiting* while it has no request in progress."""
+    connection cap, read from the uvicorn config (so they reach worker processes with it). A connection is
+    *waiting* while it has no request in progress."""
 
-    header_timeout_s: float = 10.0
-    max_connections: int = 1000
     connections: set[Any]
     transport: asyncio.Transport
     loop: asyncio.AbstractEventLoop
     cycle: Any
+
+    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)  # type: ignore[call-arg]
+        self.header_timeout_s: float = getattr(config, "gan_header_timeout_s", 10.0)
+        self.max_connections: int = getattr(config, "gan_max_connections", 1000)
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
@@ -120,29 +128,18 @@ class GuardedProtocol:
             self.connections.discard(victim)  # counted out now; its connection_lost comes later
 
 
-def protocol_class(header_timeout_s: float, max_connections: int) -> type:
-    """uvicorn's fastest available HTTP protocol (httptools, else h11) with the guard mixed in."""
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
-    except ImportError:  # pragma: no cover - httptools is a dependency; h11 is uvicorn's fallback
-        from uvicorn.protocols.http.h11_impl import H11Protocol as Base
-    return type(f"Guarded{Base.__name__}", (GuardedProtocol, Base),
-                {"header_timeout_s": header_timeout_s, "max_connections": max_connections})
+class GuardedHttpToolsProtocol(GuardedProtocol, HttpToolsProtocol):
+    """uvicorn's httptools protocol with the guard (module level: worker processes unpickle it by name)."""
 
 
-def uvicorn_config(app: Any, host: str, port: int, settings: Any) -> uvicorn.Config:
+def uvicorn_config(host: str, port: int, settings: Any) -> uvicorn.Config:
     fd_limit = raise_fd_limit()
     max_connections = max(8, min(settings.max_connections, fd_limit - FD_RESERVE))
     if max_connections < settings.max_connections:
         log.warning("GAN_MAX_CONNECTIONS lowered to %d: the file-descriptor limit is %d", max_connections, fd_limit)
-    try:
-        import uvloop  # noqa: F401
-        loop = "uvloop"
-    except ImportError:  # pragma: no cover
-        loop = "asyncio"
-    return uvicorn.Config(
-        app, host=host, port=port, loop=loop,
-        http=protocol_class(settings.header_timeout_s, max_connections),
+    config = uvicorn.Config(
+        "app.main:create_app", factory=True, host=host, port=port, loop="uvloop", http=GuardedHttpToolsProtocol,
+        workers=settings.workers,
         limit_concurrency=max_connections + 1,  # reached only when every connection has a request in progress
         timeout_keep_alive=settings.keep_alive_s,
         backlog=2048,
@@ -150,3 +147,16 @@ def uvicorn_config(app: Any, host: str, port: int, settings: Any) -> uvicorn.Con
         log_config=None,  # app.logs configures logging
         server_header=False,
     )
+    config.gan_header_timeout_s, config.gan_max_connections = settings.header_timeout_s, max_connections
+    return config
+
+
+def run(host: str, port: int, settings: Any) -> None:
+    """Serves until stopped: in this process, or in ``GAN_WORKERS`` processes sharing one socket."""
+    config = uvicorn_config(host, port, settings)
+    if config.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    else:
+        uvicorn.Server(config).run()
