@@ -171,17 +171,21 @@ def test_requests_whose_clients_left_are_not_computed():
     assert after - before < asked / 2, f"{after - before:.0f} of {asked} images computed for clients that left"
 
 
-def test_a_request_queued_past_its_deadline_gets_503_with_retry_after():
-    env = {"GAN_CHECKPOINT_DIR": CHECKPOINTS, "GAN_QUEUE_TIMEOUT_MS": "1", "GAN_MAX_BATCH": "256",
-           "GAN_THREADS": "1"}
+def bulk_at_once(settings: dict[str, str], requests: int) -> list[httpx.Response]:
+    """``requests`` n=256 requests at once to a server with ``settings`` on top of one torch thread."""
+    env = {"GAN_CHECKPOINT_DIR": CHECKPOINTS, "GAN_MAX_BATCH": "256", "GAN_THREADS": "1"} | settings
     with running_server(env) as url:
 
         async def main() -> list[httpx.Response]:
             async with httpx.AsyncClient(base_url=url, timeout=60) as c:
-                return await asyncio.gather(*(c.post("/generate", json={"model": "dcgan-mnist", "n": 256,
-                                                                        "format": "json"}) for _ in range(8)))
+                body = {"model": "dcgan-mnist", "n": 256, "format": "json"}
+                return await asyncio.gather(*(c.post("/generate", json=body) for _ in range(requests)))
 
-        responses = asyncio.run(main())
+        return asyncio.run(main())
+
+
+def test_a_request_queued_past_its_deadline_gets_503_with_retry_after():
+    responses = bulk_at_once({"GAN_QUEUE_TIMEOUT_MS": "1"}, 8)
     busy = [r for r in responses if r.status_code == 503]
     assert busy and all(r.status_code in (200, 503) for r in responses)
     for r in busy:
@@ -190,16 +194,7 @@ def test_a_request_queued_past_its_deadline_gets_503_with_retry_after():
 
 
 def test_a_full_queue_gets_503_with_retry_after():
-    env = {"GAN_CHECKPOINT_DIR": CHECKPOINTS, "GAN_QUEUE_SIZE": "1", "GAN_MAX_BATCH": "256", "GAN_THREADS": "1",
-           "GAN_RETRY_AFTER_S": "2"}
-    with running_server(env) as url:
-
-        async def main() -> list[httpx.Response]:
-            async with httpx.AsyncClient(base_url=url, timeout=60) as c:
-                return await asyncio.gather(*(c.post("/generate", json={"model": "dcgan-mnist", "n": 256,
-                                                                        "format": "json"}) for _ in range(12)))
-
-        responses = asyncio.run(main())
+    responses = bulk_at_once({"GAN_QUEUE_SIZE": "1", "GAN_RETRY_AFTER_S": "2"}, 12)
     busy = [r for r in responses if r.status_code == 503]
     assert busy and all(r.headers["retry-after"] == "2" for r in busy)
     assert all(r.status_code in (200, 503) for r in responses)
