@@ -212,7 +212,21 @@ def query_request(params: dict[str, Any]) -> GenerateRequest:
         raise RequestValidationError(errors) from None
 
 
-@router.get("/models/{name}/sample.png", tags=["generate"], responses=PNG_RESPONSE)
+IMMUTABLE = "public, max-age=31536000, immutable"
+SAMPLE_RESPONSES: dict[int | str, dict[str, Any]] = PNG_RESPONSE | {
+    304: {"description": "If-None-Match named this seeded image's ETag: not generated again"},
+}
+
+
+def etag_matches(request: Request, etag: str) -> bool:
+    given = request.headers.get("if-none-match")
+    if not given:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in given.split(",")]
+    return "*" in tags or etag in tags
+
+
+@router.get("/models/{name}/sample.png", tags=["generate"], responses=SAMPLE_RESPONSES)
 async def sample_png(
     name: ModelPath,
     service: ServiceDep,
@@ -225,13 +239,23 @@ async def sample_png(
     columns: Annotated[int | None, Query(ge=1, le=64)] = None,
     scale: Annotated[int, Query(ge=1, le=16)] = 1,
 ) -> Response:
-    """The same as POST /generate with format png, for links and <img> tags."""
+    """The same as POST /generate with format png, for links and <img> tags. With a seed the image is a pure
+    function of the checkpoint and the parameters: it carries a strong ETag and may be cached for a year
+    (If-None-Match gets a 304 without generating); without one, it is never cached."""
     code_values: list[Any] | None = None
     if codes is not None:
         code_values = [v.strip() for v in codes.split(",")]  # pydantic checks each: a number, finite, in range
     req = query_request({"model": name, "seed": seed, "n": n, "label": label, "category": category,
                          "codes": code_values, "columns": columns, "scale": scale})
-    return await respond(request, req, service.generate(req))
+    etag = None if seed is None else service.etag(req)
+    if etag is not None and etag_matches(request, etag):
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+    response = await respond(request, req, service.generate(req))
+    if etag is not None and response.status_code == 200:
+        response.headers["ETag"], response.headers["Cache-Control"] = etag, IMMUTABLE
+    else:
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/latent/arithmetic", tags=["latent"], responses=PNG_RESPONSE)

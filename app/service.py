@@ -6,6 +6,8 @@ PNG or JSON. Torch work runs on one executor thread through each model's micro-b
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import secrets
@@ -196,6 +198,16 @@ class GanService:
         if name in self.unavailable:
             raise ServiceError(503, f"model {name!r} failed to load: {self.unavailable[name]}", "model")
         raise ServiceError(404, f"unknown model {clip(name)!r}; available: {sorted(self.models)}", "model")
+
+    def etag(self, req: GenerateRequest) -> str | None:
+        """A strong ETag for a seeded request: a pure function of the checkpoint's sha256 and the normalised
+        parameters (and the one setting that changes pixels); None when the card has no sha256 to vouch."""
+        sha = self.get(req.model).card.get("sha256")
+        if not sha:
+            return None
+        key = {"sha256": sha, "params": req.model_dump(mode="json", exclude_none=True),
+               "channels_last": self.settings.channels_last, "torch": torch.__version__}
+        return '"' + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32] + '"'
 
     def check_output(self, G: Generator, n: int, fmt: str, columns: int | None, scale: int, field: str) -> None:
         """Refuses, before any work, a response over GAN_MAX_IMAGES images or GAN_MAX_OUTPUT_PIXELS pixels;
