@@ -173,7 +173,7 @@ def test_phone_width_and_api_errors_are_shown(browser, url):
     page.fill("#seed", str(2**60))
     page.click("#generate")
     page.wait_for_selector("#error:not([hidden])")
-    assert "seed" in page.inner_text("#error")
+    assert "seed" in page.inner_text("#error") and "(request " in page.inner_text("#error")
     # the 422 itself, and Chromium's console line about it, were expected
     watch.failed = [f for f in watch.failed if not f.endswith(" 422")]
     watch.errors = [e for e in watch.errors if "422" not in e]

@@ -51,6 +51,8 @@ async function request(path, options = {}) {
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try { message = `${response.status}: ${detailText((await response.json()).detail)}`; } catch (_) { /* not JSON */ }
+    const id = response.headers.get("x-request-id");
+    if (id) message += ` (request ${id})`;  // the server's log lines for it carry this id
     throw new Error(message);
   }
   return response;
