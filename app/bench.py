@@ -27,7 +27,6 @@ import platform
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ import torch
 from pydantic import BaseModel
 
 from app.config import Settings
-from app.local_server import REPO_ROOT, free_port
+from app.local_server import running_server, server_process
 from models import Generator
 from models.checkpoint import load_checkpoint
 from models.images import grid_array, png_bytes
@@ -93,39 +92,6 @@ def serve_naive(model: str, port: int, device: str) -> None:
     import uvicorn
 
     uvicorn.run(naive_app(model, device), host="127.0.0.1", port=port, log_level="warning")
-
-
-class Server:
-    """A server process on a free port, stopped on exit."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([sys.executable, *[a.replace("{port}", str(self.port)) for a in argv]],
-                                     cwd=REPO_ROOT, env=os.environ | env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def __enter__(self) -> Server:
-        import httpx
-
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.log.seek(0)
-                raise RuntimeError(f"server exited:\n{self.log.read().decode(errors='replace')[-3000:]}")
-            try:
-                httpx.post(self.url + "/generate", json={"model": "x"}, timeout=1)
-                return self
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        raise RuntimeError("server did not start")
-
-    def __exit__(self, *exc) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 # --- load generators --------------------------------------------------------------------------------------
@@ -245,22 +211,21 @@ def bench_model(model: str, device: str, seconds: float, workers: int) -> dict:
     single = {"model": model, "n": 1}
     env = {"GAN_BENCH_ROUTES": "true", "GAN_LOG_LEVEL": "warning", "GAN_DEVICE": device}
     results: dict = {"project": {}, "workers": {}, "naive": {}, "floor": {}, "bulk": {}}
-    with Server(["-m", "app.main", "--host", "127.0.0.1", "--port", "{port}"], env) as server:
+    with running_server(env) as url:
         for c in CONCURRENCY:
-            results["project"][c] = load(server.url, "/generate", single, c, seconds)
-            results["floor"][c] = load(server.url, "/bench/constant.png", single, c, seconds)
+            results["project"][c] = load(url, "/generate", single, c, seconds)
+            results["floor"][c] = load(url, "/bench/constant.png", single, c, seconds)
         for fmt in ("json", "png", "npy"):
-            r = load(server.url, "/generate", {"model": model, "n": BULK, "format": fmt}, 1, seconds)
+            r = load(url, "/generate", {"model": model, "n": BULK, "format": fmt}, 1, seconds)
             results["bulk"][fmt] = r | {"images_per_s": r["rps"] * BULK}
     if workers > 1:  # the same server in GAN_WORKERS processes
-        with Server(["-m", "app.main", "--host", "127.0.0.1", "--port", "{port}"],
-                    env | {"GAN_WORKERS": str(workers)}) as server:
+        with running_server(env | {"GAN_WORKERS": str(workers)}) as url:
             for c in CONCURRENCY:
-                results["workers"][c] = load(server.url, "/generate", single, c, seconds)
-    with Server(["-m", "app.bench", "--serve-naive", "--port", "{port}", "--models", model, "--device", device],
-                {}) as server:
+                results["workers"][c] = load(url, "/generate", single, c, seconds)
+    naive = ["-m", "app.bench", "--serve-naive", "--port", "{port}", "--models", model, "--device", device]
+    with server_process(argv=naive) as (url, _):
         for c in CONCURRENCY:
-            results["naive"][c] = load(server.url, "/generate", single, c, seconds)
+            results["naive"][c] = load(url, "/generate", single, c, seconds)
     results["in_process"] = in_process_rates(model, device)
     project, naive = results["project"], results["naive"]
     best64 = max(project[64]["rps"], results["workers"].get(64, {}).get("rps", 0))

@@ -28,6 +28,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+SERVE = ["-m", "app.main", "--host", "127.0.0.1", "--port", "{port}"]
+
+
 @contextmanager
 def running_server(env: dict[str, str] | None = None, timeout: float = 60.0, nofile: int | None = None,
                    log_path: Path | None = None) -> Iterator[str]:
@@ -40,15 +43,16 @@ def running_server(env: dict[str, str] | None = None, timeout: float = 60.0, nof
 
 @contextmanager
 def server_process(env: dict[str, str] | None = None, timeout: float = 60.0, nofile: int | None = None,
-                   log_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``running_server``, yielding the process too (to watch its memory)."""
+                   log_path: Path | None = None, argv: list[str] = SERVE) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``running_server``, yielding the process too (to watch its memory); ``argv`` (after the Python
+    executable, ``{port}`` filled in) runs another server, such as the benchmark's baseline."""
     port = free_port()
     limit = None if nofile is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     with tempfile.TemporaryDirectory() as tmp:
         log_file = Path(log_path or Path(tmp) / "server.log")
         with open(log_file, "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "app.main", "--host", "127.0.0.1", "--port", str(port)],
+                [sys.executable, *(a.replace("{port}", str(port)) for a in argv)],
                 cwd=REPO_ROOT, env=os.environ | {"GAN_LOG_LEVEL": "warning"} | (env or {}), stdout=out,
                 stderr=subprocess.STDOUT, preexec_fn=limit,
             )
@@ -58,9 +62,9 @@ def server_process(env: dict[str, str] | None = None, timeout: float = 60.0, nof
             while True:
                 if proc.poll() is not None:
                     raise RuntimeError(f"server exited early:\n{log_file.read_text(errors='replace')}")
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
+                try:  # any answer: uvicorn listens only once the app's start-up (model loading) is done
+                    httpx.get(url + "/healthz", timeout=1)
+                    break
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline:

@@ -16,13 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from app.api import bench_router, router
 from app.config import Settings
-from app.http import AccessControlMiddleware, BodyGuardMiddleware, RequestContextMiddleware
+from app.http import AccessControlMiddleware, BodyGuardMiddleware, RequestContextMiddleware, error_body
 from app.logs import setup_logging
 from app.metrics import Metrics
 from app.service import GanService, ServiceError
@@ -43,8 +43,9 @@ DOCS_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'u
             "script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; font-src 'self' data:")
 
 
-def error(status: int, msg: str, loc: list, kind: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": [{"loc": loc, "msg": msg, "type": kind}]}, status_code=status, headers=headers)
+def error(status: int, msg: str, loc: list, kind: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(error_body(status, msg, loc, kind), status_code=status, headers=headers,
+                    media_type="application/json")
 
 
 HTTP_KINDS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
@@ -96,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     @app.exception_handler(ServiceError)
-    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+    async def service_error(request: Request, exc: ServiceError) -> Response:
         if exc.field is None:
             loc: list = []
         elif request.method == "GET":  # GET /models/{name}/sample.png: the name is in the path, the rest in the query
@@ -113,12 +114,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": jsonable(detail)}, status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         loc = ["body"] if exc.status_code in (400, 408, 413) else []
         return error(exc.status_code, str(exc.detail), loc, HTTP_KINDS.get(exc.status_code, "error"), exc.headers)
 
     @app.exception_handler(Exception)
-    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+    async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
         return error(500, "internal error; the server log has it under this request's X-Request-ID", [],
                      "internal_error")
