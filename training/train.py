@@ -3,6 +3,7 @@
     python -m training.train --preset cgan-mnist --device auto
     python -m training.train --preset dcgan-mnist --epochs 5 --seed 1 --run-dir runs/dcgan-try
     python -m training.train --preset cgan-mnist --resume      # continue a killed run
+    torchrun --nproc-per-node 2 -m training.train --preset dcgan-mnist   # DistributedDataParallel (gloo/NCCL)
 
 Each run folder holds config.json, log.jsonl (losses), loss_curve.png, samples/epoch_NNN.png and
 train_state.safetensors: weights, optimiser state, random-number states and the epoch and step in
@@ -10,6 +11,9 @@ its metadata, one file written atomically after every epoch, for --resume. Resum
 against the config and cuts log.jsonl back to the saved step. The final generator (its weight
 average) is exported to the run folder, or to --checkpoint-dir; replacing a checkpoint that is
 already there (the shipped ones in checkpoints/) takes --overwrite.
+
+Under torchrun every process trains its share of each batch (--batch-size stays the global batch, so a preset
+means the same on any number of processes); rank 0 alone writes. See training/distributed.py.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import copy
 import dataclasses
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -28,6 +33,8 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from models import FAMILIES, Generator
@@ -37,6 +44,7 @@ from models.images import save_grid
 from models.runtime import available_cpus, pick_device
 from training.config import PRESETS, TrainConfig
 from training.data import load_dataset, to_unit_range
+from training.distributed import SINGLE_PROCESS, World, close_world, global_batch_norm, init_world
 from training.plots import plot_losses
 
 
@@ -56,12 +64,14 @@ def generator_loss(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
     return bce(fake_logits, 1.0)  # non-saturating: minimise -log D(G(z))
 
 
-def translate(x: torch.Tensor, max_shift: int) -> torch.Tensor:
+def translate(x: torch.Tensor, max_shift: int, world: World = SINGLE_PROCESS) -> torch.Tensor:
     """DiffAugment's translation (Zhao et al. 2020): each image shifted by up to ``max_shift`` pixels,
     background filling the gap. Differentiable, applied to real and fake images alike before D, so that
-    D cannot memorise the small training set while G still learns the unshifted digits."""
+    D cannot memorise the small training set while G still learns the unshifted digits. Under torchrun the
+    shifts are drawn for the global batch and each rank takes its rows."""
     n, _, h, w = x.shape
-    shift = torch.randint(-max_shift, max_shift + 1, (2, n, 1, 1), device=x.device)
+    shift = torch.randint(-max_shift, max_shift + 1, (2, n * world.size, 1, 1), device=x.device)
+    shift = world.shard(shift.transpose(0, 1)).transpose(0, 1)
     rows = (torch.arange(h, device=x.device).view(1, h, 1) + shift[0, :, :, :1] + max_shift)
     cols = (torch.arange(w, device=x.device).view(1, 1, w) + shift[1, :, :1, :] + max_shift)
     padded = F.pad(x, [max_shift] * 4, value=-1.0)
@@ -77,14 +87,26 @@ def info_loss(cat_logits: torch.Tensor, code_means: torch.Tensor, latents: Any, 
 
 
 class Trainer:
-    """Owns the networks, optimisers and the weight average; ``step`` does one G update (and k D updates)."""
+    """Owns the networks, optimisers and the weight average; ``step`` does one G update (and k D updates).
 
-    def __init__(self, cfg: TrainConfig, img_shape: tuple[int, int, int], device: torch.device) -> None:
+    Under torchrun, G and D run wrapped in DistributedDataParallel (``G_net``, ``D_net``) with batch norm over
+    the global batch; ``G`` and ``D`` stay the plain modules, whose state is saved and exported."""
+
+    def __init__(self, cfg: TrainConfig, img_shape: tuple[int, int, int], device: torch.device,
+                 world: World = SINGLE_PROCESS) -> None:
         g_cls, d_cls = FAMILIES[cfg.family]
-        self.cfg, self.device = cfg, device
+        self.cfg, self.device, self.world = cfg, device, world
         self.G: Generator = g_cls(img_shape=img_shape, **cfg.g_kwargs).to(device)
         self.D: nn.Module = d_cls(img_shape=img_shape, **cfg.d_kwargs).to(device)
         self.G_ema: Generator = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.G_net: nn.Module = self.G
+        self.D_net: nn.Module = self.D
+        if world.distributed:
+            self.G, self.D = global_batch_norm(self.G, device), global_batch_norm(self.D, device)
+            ids = [device.index] if device.type == "cuda" else None
+            # every rank's buffers are equal by construction (same seed, global-batch statistics)
+            self.G_net = DistributedDataParallel(self.G, device_ids=ids, broadcast_buffers=False)
+            self.D_net = DistributedDataParallel(self.D, device_ids=ids, broadcast_buffers=False)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
         self.ema_steps = 0
@@ -94,21 +116,28 @@ class Trainer:
         """D's logits for images x, plus Q's outputs for InfoGAN (else None)."""
         family = self.cfg.family
         if self.cfg.translate:
-            x = translate(x, self.cfg.translate)
+            x = translate(x, self.cfg.translate, self.world)
         if family == "cgan":
-            return self.D(x, latents.labels), None
+            return self.D_net(x, latents.labels), None
         if family == "infogan":
-            logits, cat_logits, code_means = self.D(x)
+            logits, cat_logits, code_means = self.D_net(x)
             return logits, (cat_logits, code_means)
-        return self.D(x), None
+        return self.D_net(x), None
+
+    def prior(self, n: int) -> Any:
+        """This rank's rows of ``n`` latents drawn for the global batch (all of them in one process)."""
+        latents = self.G.prior(n)
+        if self.world.distributed:
+            latents = latents[slice(self.world.rank, None, self.world.size)]
+        return latents.to(self.device)
 
     def d_step(self, real: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-        cfg, n = self.cfg, real.shape[0]
-        real_latents = self.G.prior(n).to(self.device)
+        cfg, n = self.cfg, real.shape[0] * self.world.size
+        real_latents = self.prior(n)
         real_latents.labels = labels  # CGAN: D sees real images with their true labels
-        fake_latents = self.G.prior(n).to(self.device)
+        fake_latents = self.prior(n)
         with torch.no_grad():
-            fake = self.G(fake_latents)
+            fake = self.G_net(fake_latents)
         r1 = cfg.r1_gamma > 0 and self.d_updates % cfg.r1_every == 0
         self.d_updates += 1
         if r1:
@@ -132,9 +161,10 @@ class Trainer:
         return stats
 
     def g_step(self, n: int) -> dict[str, float]:
+        """One G update on ``n`` latents (the global batch; this rank computes its rows)."""
         cfg = self.cfg
-        latents = self.G.prior(n).to(self.device)
-        fake = self.G(latents)
+        latents = self.prior(n)
+        fake = self.G_net(latents)
         logits, q = self.discriminate(fake, latents)
         loss = generator_loss(logits, cfg.loss)
         stats = {"g_loss": loss.item(), "d_fake": torch.sigmoid(logits).mean().item()}
@@ -239,19 +269,26 @@ def trim_log(log_path: Path, step: int) -> None:
 
 
 def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: torch.device,
-          resume: bool = False, data_dir: str | None = None, max_steps: int | None = None) -> dict[str, Any]:
-    """Trains one preset; returns the final checkpoint card (or the run's state when stopped early)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "samples").mkdir(exist_ok=True)
+          resume: bool = False, data_dir: str | None = None, max_steps: int | None = None,
+          world: World = SINGLE_PROCESS) -> dict[str, Any]:
+    """Trains one preset; returns the final checkpoint card (or the run's state when stopped early).
+    Under torchrun each rank calls this with its ``world``; rank 0 alone writes."""
+    main = world.is_main
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "samples").mkdir(exist_ok=True)
     images, labels = load_dataset(cfg.dataset, "train", data_dir)
     images = to_unit_range(images).to(device)
     labels = labels.to(device)
     torch.manual_seed(cfg.seed)
-    trainer = Trainer(cfg, tuple(images.shape[1:]), device)
-    order_gen = torch.Generator().manual_seed(cfg.seed)
+    trainer = Trainer(cfg, tuple(images.shape[1:]), device, world)
+    batch = world.per_process(cfg.batch_size)
+    # The global order of every epoch, this rank's rows of it (each global batch's rows rank, rank + N, ...).
+    sampler = DistributedSampler(range(len(images)), num_replicas=world.size, rank=world.rank, shuffle=True,
+                                 seed=cfg.seed, drop_last=True)
     start_epoch, step, elapsed = 0, 0, 0.0
 
-    steps_per_epoch = len(images) // cfg.batch_size // cfg.d_steps
+    steps_per_epoch = len(sampler) // batch // cfg.d_steps
     config = dataclasses.asdict(cfg)
     if resume and (run_dir / STATE_FILE).is_file():
         meta, tensors = load_state(run_dir, device)
@@ -265,47 +302,55 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
         trainer.load_state_tensors({k: v for k, v in tensors.items() if not k.startswith("rng.")})
         trainer.ema_steps, trainer.d_updates = step, step * cfg.d_steps
         torch.set_rng_state(tensors["rng.torch"].cpu())
-        order_gen.set_state(tensors["rng.order"].cpu())
-        trim_log(run_dir / "log.jsonl", step)
-        print(f"resuming {cfg.name} after epoch {start_epoch} (step {step})")
-    else:
+        if main:
+            trim_log(run_dir / "log.jsonl", step)
+            print(f"resuming {cfg.name} after epoch {start_epoch} (step {step})")
+    elif main:
         atomic_write_bytes(run_dir / "log.jsonl", b"")
-    atomic_write_bytes(run_dir / "config.json", json.dumps(config, indent=2).encode())
+    distribution = {"world_size": world.size, "per_process_batch": batch}
+    if main:
+        atomic_write_bytes(run_dir / "config.json", json.dumps(config | distribution, indent=2).encode())
 
     preview = fixed_latents(trainer.G).to(device)
-    log = open(run_dir / "log.jsonl", "a")
+    log = open(run_dir / "log.jsonl", "a") if main else None
     epoch = start_epoch - 1  # a finished run, resumed, goes straight to the export
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         trainer.G.train(), trainer.D.train()
-        order = torch.randperm(len(images), generator=order_gen).to(device)
-        bar = tqdm(range(steps_per_epoch), desc=f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}", leave=False, disable=None)
+        sampler.set_epoch(epoch)
+        order = torch.tensor(list(sampler), device=device)
+        bar = tqdm(range(steps_per_epoch), desc=f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                   disable=None if main else True)
         for i in bar:
             for k in range(cfg.d_steps):
-                idx = order[(i * cfg.d_steps + k) * cfg.batch_size : (i * cfg.d_steps + k + 1) * cfg.batch_size]
+                idx = order[(i * cfg.d_steps + k) * batch : (i * cfg.d_steps + k + 1) * batch]
                 stats = trainer.d_step(images[idx], labels[idx])
             stats |= trainer.g_step(cfg.batch_size)
             step += 1
             if step % cfg.log_every == 0:
-                log.write(json.dumps({"epoch": epoch + 1, "step": step} | stats) + "\n")
+                stats = world.mean(stats)
+                if log is not None:
+                    log.write(json.dumps({"epoch": epoch + 1, "step": step} | stats) + "\n")
                 bar.set_postfix(d=f"{stats['d_loss']:.3f}", g=f"{stats['g_loss']:.3f}")
             if max_steps is not None and step >= max_steps:
                 break
-        log.flush()
+        stats = world.mean(stats)
         elapsed += time.perf_counter() - t0
-        with torch.no_grad():
-            grid_path = run_dir / "samples" / f"epoch_{epoch + 1:03d}.png"
-            save_grid(trainer.averaged_generator()(preview), str(grid_path), columns=10)
         stopped_early = max_steps is not None and step >= max_steps
-        save_state(run_dir, trainer, {"epoch": epoch + 1, "step": step, "elapsed_s": elapsed, "config": config,
-                                      "stopped_early": stopped_early},
-                   {"torch": torch.get_rng_state(), "order": order_gen.get_state()})
-        plot_losses(run_dir / "log.jsonl", run_dir / "loss_curve.png")
-        print(f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}: step {step}, {elapsed:.0f}s, "
-              + ", ".join(f"{k} {v:.3f}" for k, v in stats.items()), flush=True)
-        if max_steps is not None and step >= max_steps:
+        if log is not None:
+            log.flush()
+            with torch.no_grad():
+                grid_path = run_dir / "samples" / f"epoch_{epoch + 1:03d}.png"
+                save_grid(trainer.averaged_generator()(preview), str(grid_path), columns=10)
+            save_state(run_dir, trainer, {"epoch": epoch + 1, "step": step, "elapsed_s": elapsed, "config": config,
+                                          "stopped_early": stopped_early}, {"torch": torch.get_rng_state()})
+            plot_losses(run_dir / "log.jsonl", run_dir / "loss_curve.png")
+            print(f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}: step {step}, {elapsed:.0f}s, "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in stats.items()), flush=True)
+        if stopped_early:
             break
-    log.close()
+    if log is not None:
+        log.close()
 
     card = {
         "kind": "generator",
@@ -319,9 +364,10 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
         "device": device_description(device),
         "preset": cfg.name,
         "config": dataclasses.asdict(cfg),
+        **distribution,
         "metrics": {},
     }
-    if checkpoint_dir is not None:
+    if checkpoint_dir is not None and main:
         return save_checkpoint(trainer.averaged_generator().cpu(), checkpoint_dir / cfg.name, card)
     return card
 
@@ -340,24 +386,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace a checkpoint already in --checkpoint-dir")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last epoch")
     parser.add_argument("--max-steps", type=int, help="stop after this many generator steps (smoke tests)")
-    parser.add_argument("--threads", type=int, default=available_cpus())
+    parser.add_argument("--threads", type=int, help="torch threads per process (default: this process's share "
+                        "of the CPUs it may use)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                         help="override any config field, e.g. --set translate=2")
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
+    world, device_name = init_world(args.device)
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if world.distributed else 1
+    torch.set_num_threads(args.threads or max(1, available_cpus() // local_processes))
     cfg = PRESETS[args.preset].with_overrides(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                                               dataset=args.dataset)
     cfg = cfg.with_overrides(**{k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)})
-    device = pick_device(args.device)
+    device = pick_device(device_name)
     run_dir = args.run_dir or Path("runs") / cfg.name
     export_dir = args.checkpoint_dir or run_dir
     if any(p.exists() for p in checkpoint_paths(export_dir / cfg.name)) and not args.overwrite \
             and args.checkpoint_dir is not None:
         parser.error(f"{export_dir / cfg.name} exists; pass --overwrite to replace it (or export elsewhere)")
-    card = train(cfg, run_dir, export_dir, device, resume=args.resume, data_dir=args.data_dir,
-                 max_steps=args.max_steps)
-    print(f"wrote {export_dir / cfg.name}.safetensors ({card['training_time_s']}s on {card['device']})")
+    try:
+        card = train(cfg, run_dir, export_dir, device, resume=args.resume, data_dir=args.data_dir,
+                     max_steps=args.max_steps, world=world)
+    finally:
+        close_world(world)
+    if world.is_main:
+        print(f"wrote {export_dir / cfg.name}.safetensors ({card['training_time_s']}s on {card['device']}"
+              + (f", {world.size} processes" if world.distributed else "") + ")")
 
 
 if __name__ == "__main__":
