@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,9 +44,11 @@ def running_server(env: dict[str, str] | None = None, timeout: float = 60.0, nof
 
 @contextmanager
 def server_process(env: dict[str, str] | None = None, timeout: float = 60.0, nofile: int | None = None,
-                   log_path: Path | None = None, argv: list[str] = SERVE) -> Iterator[tuple[str, subprocess.Popen]]:
+                   log_path: Path | None = None, argv: list[str] = SERVE,
+                   stop_timeout: float = 10.0) -> Iterator[tuple[str, subprocess.Popen]]:
     """``running_server``, yielding the process too (to watch its memory); ``argv`` (after the Python
-    executable, ``{port}`` filled in) runs another server, such as the benchmark's baseline."""
+    executable, ``{port}`` filled in) runs another server, such as the benchmark's baseline or Ray Serve.
+    It is stopped with SIGTERM, then SIGKILL after ``stop_timeout`` seconds."""
     port = free_port()
     limit = None if nofile is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,7 +77,21 @@ def server_process(env: dict[str, str] | None = None, timeout: float = 60.0, nof
         finally:
             proc.terminate()
             try:
-                proc.wait(10)
+                proc.wait(stop_timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def wait_for_replicas(url: str, count: int, timeout: float, exclude: set[str] = frozenset()) -> set[str]:
+    """Sends requests until ``count`` replicas (not in ``exclude``) have answered; returns all ids seen."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=url, timeout=10) as client, ThreadPoolExecutor(4) as pool:
+        while time.monotonic() < deadline:
+            answers = list(pool.map(lambda _: client.get("/readyz"), range(8)))
+            seen |= {r.headers.get("x-replica") for r in answers if r.status_code == 200} - {None}
+            if len(seen - exclude) >= count:
+                return seen
+            time.sleep(0.5)
+    raise AssertionError(f"only replicas {seen} answered within {timeout} s")

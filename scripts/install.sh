@@ -2,7 +2,8 @@
 # Installs the project into a virtual environment; the README, the Makefile and the Dockerfile all use it.
 #   bash scripts/install.sh             # the service (what `make serve` needs)
 #   bash scripts/install.sh --train     # plus training and evaluation (scipy, tqdm)
-#   bash scripts/install.sh --dev       # plus training and the test tools (what `make test` needs)
+#   bash scripts/install.sh --ray       # plus Ray Serve (gan-serve --engine ray)
+#   bash scripts/install.sh --dev       # plus training, Ray Serve and the test tools (what `make test` needs)
 #   bash scripts/install.sh --deps-only # the service's dependencies alone (the Docker image's cached layer)
 # VENV picks the environment's folder (default .venv; "none" installs into the current Python).
 # TORCH_VARIANT=cpu (default) takes PyTorch's CPU wheel, about 750 MB installed; TORCH_VARIANT=cuda takes
@@ -35,10 +36,11 @@ case "${1:-}" in
             > /tmp/gan-studio-requirements.txt
         "${pip[@]}" -r /tmp/gan-studio-requirements.txt
         exit 0 ;;
-    --dev) extra="[dev,train]" ;;
+    --dev) extra="[dev,train,ray]" ;;
+    --ray) extra="[ray]" ;;
     --train) extra="[train]" ;;
     "") extra="" ;;
-    *) echo "unknown option $1 (--train, --dev or --deps-only)" >&2; exit 2 ;;
+    *) echo "unknown option $1 (--train, --ray, --dev or --deps-only)" >&2; exit 2 ;;
 esac
 if [ "${EDITABLE:-1}" = 1 ]; then
     "${pip[@]}" -e ".${extra}"

@@ -1,0 +1,126 @@
+"""The same FastAPI app on Ray Serve: N replicas, each with its own models and micro-batcher, behind Ray's HTTP
+proxy (needs the ``ray`` extra: ``pip install -e '.[ray]'``).
+
+    gan-serve --engine ray --replicas 2 --port 8000           # a local Ray cluster, or RAY_ADDRESS's
+    serve run deploy/ray-serve.yaml                           # the same from a Serve config file
+    serve deploy deploy/ray-serve.yaml                        # onto a running cluster (multi-node: docs/scaling.md)
+
+Every replica reads the GAN_* settings of its own environment (the CLI passes this process's GAN_* variables
+to the replicas through Ray's runtime_env; a config file names them under ``runtime_env.env_vars``). Each
+answer carries ``X-Replica``: the id of the replica that made it. The proxy in front is Ray's own uvicorn: the
+connection limits of app/server.py (header and body timeouts, the connection cap) are the plain server's; put
+nginx or a cloud load balancer in front of Ray's proxy for those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from typing import Any
+
+from ray import serve
+
+from app.config import Settings
+from app.main import create_app
+
+log = logging.getLogger("gan_studio")
+
+
+class ReplicaHeader:
+    """ASGI middleware: ``X-Replica`` on every answer, so a client (or a test) sees which replica served it."""
+
+    def __init__(self, app: Any, replica: str) -> None:
+        self.app, self.replica = app, replica.encode()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_replica(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-replica", self.replica)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_replica)
+
+
+@serve.deployment(name="GanStudio", max_ongoing_requests=256, health_check_period_s=5, health_check_timeout_s=20)
+@serve.ingress()
+class GanStudio:
+    """One replica: the app built in the replica's own process, after its environment is set."""
+
+    async def __init__(self, environment: dict[str, str] | None = None) -> None:
+        os.environ.update(environment or {})
+
+    def __serve_build_asgi_app__(self) -> Any:
+        app = create_app(Settings())
+        app.add_middleware(ReplicaHeader, replica=serve.get_replica_context().replica_id.unique_id)
+        return app
+
+
+def gan_environment() -> dict[str, str]:
+    """This process's GAN_* settings, handed to every replica."""
+    return {k: v for k, v in os.environ.items() if k.startswith("GAN_")}
+
+
+def application(replicas: int | None = None, num_cpus: float = 1.0, num_gpus: float = 0.0,
+                autoscaling: dict[str, Any] | None = None, environment: dict[str, str] | None = None) -> Any:
+    """The bound Serve application: a fixed number of replicas, or an autoscaling range.
+
+    >>> serve.run(application(replicas=2), route_prefix="/")
+    """
+    env = dict(environment if environment is not None else gan_environment())
+    # one torch thread per CPU Ray gives the replica (Ray sets OMP_NUM_THREADS the same way)
+    env.setdefault("GAN_THREADS", str(max(1, int(num_cpus))))
+    options: dict[str, Any] = {"ray_actor_options": {"num_cpus": num_cpus, "num_gpus": num_gpus}}
+    if autoscaling:
+        options["autoscaling_config"] = autoscaling
+    else:
+        options["num_replicas"] = replicas or 1
+    return GanStudio.options(**options).bind(env)
+
+
+# ``serve run app.ray_serve:deployment`` and the config file's import_path: settings from the environment.
+deployment = GanStudio.bind()
+
+
+def run(argv: list[str] | None = None) -> None:
+    """``gan-serve --engine ray``: starts (or joins, with RAY_ADDRESS) a Ray cluster, deploys, serves until
+    SIGINT or SIGTERM, then takes the application down."""
+    import ray
+
+    parser = argparse.ArgumentParser(description="Serve GAN Studio on Ray Serve.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--replicas", type=int, default=1, help="replicas (fixed); see --max-replicas")
+    parser.add_argument("--max-replicas", type=int, default=0,
+                        help="autoscale from --replicas up to this many replicas (0: no autoscaling)")
+    parser.add_argument("--target-ongoing-requests", type=float, default=32,
+                        help="autoscaling: requests in flight per replica to aim for")
+    parser.add_argument("--num-cpus", type=float, default=1.0, help="CPUs Ray reserves for each replica")
+    parser.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per replica (a fraction shares one)")
+    args = parser.parse_args(argv)
+    autoscaling = None
+    if args.max_replicas > args.replicas:
+        autoscaling = {"min_replicas": args.replicas, "max_replicas": args.max_replicas,
+                       "target_ongoing_requests": args.target_ongoing_requests}
+
+    joined = bool(os.environ.get("RAY_ADDRESS"))
+    ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False if not joined else None,
+             logging_level=logging.WARNING)
+    serve.start(http_options={"host": args.host, "port": args.port})
+    app = application(args.replicas, args.num_cpus, args.num_gpus, autoscaling)
+    serve.run(app, name="gan-studio", route_prefix="/")
+    log.warning("serving on Ray Serve at http://%s:%d (%s)", args.host, args.port,
+                f"{args.replicas}-{args.max_replicas} replicas" if autoscaling else f"{args.replicas} replicas")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    serve.delete("gan-studio")
+    if not joined:  # a cluster this command started; one it joined keeps Serve for its other applications
+        serve.shutdown()
+    ray.shutdown()

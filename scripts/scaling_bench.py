@@ -1,0 +1,81 @@
+"""Requests/s of the same model behind the plain server and behind Ray Serve with 1 and 2 replicas, in one run.
+
+    python scripts/scaling_bench.py --seconds 6 --json docs/scaling-cpu.json --markdown docs/scaling-cpu.md
+
+Single-image ``POST /generate`` (each request its own seed) at c=1 and c=64 with wrk (the benchmark's load
+generator, app/bench.py), one server at a time on this machine: ``gan-serve`` in one process and with
+``GAN_WORKERS=2``, then ``gan-serve --engine ray --replicas 1`` and ``--replicas 2`` (a local Ray cluster;
+Ray's HTTP proxy in front, one CPU reserved per replica); and bulk requests of 64 images at c=8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.bench import load, machine  # noqa: E402
+from app.local_server import SERVE, server_process, wait_for_replicas  # noqa: E402
+
+RAY = ["-m", "app.main", "--engine", "ray", "--host", "127.0.0.1", "--port", "{port}", "--replicas"]
+
+
+def measure(model: str, seconds: float) -> dict:
+    body = {"model": model, "n": 1}
+    servers = {
+        "gan-serve, 1 process": (SERVE, {}, 0),
+        "gan-serve, GAN_WORKERS=2": (SERVE, {"GAN_WORKERS": "2"}, 0),
+        "Ray Serve, 1 replica": ([*RAY, "1"], {}, 1),
+        "Ray Serve, 2 replicas": ([*RAY, "2"], {}, 2),
+    }
+    results = {}
+    for name, (argv, env, replicas) in servers.items():
+        with server_process(env, timeout=240, argv=argv, stop_timeout=60) as (url, _):
+            if replicas:
+                wait_for_replicas(url, replicas, timeout=240)
+            load(url, "/generate", body, 16, 2)  # warm-up
+            results[name] = {f"c={c}": load(url, "/generate", body, c, seconds) for c in (1, 64)}
+            # bulk: the model's work per request outweighs the hops in front of it
+            results[name]["bulk"] = load(url, "/generate", body | {"n": 64}, 8, seconds)
+            print(name, results[name], flush=True)
+    return results
+
+
+def markdown(results: dict, model: str, seconds: float) -> str:
+    lines = [f"`{model}`, single-image POST /generate, wrk {seconds:g} s per point, {machine('cpu')}:", "",
+             "| server | c=1 req/s | c=1 p50 ms | c=64 req/s | c=64 p50 ms | c=64 p99 ms | bulk images/s |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, r in results.items():
+        one, many = r["c=1"], r["c=64"]
+        lines.append(f"| {name} | {one['rps']:.0f} | {one['p50_ms']:.2f} | {many['rps']:.0f} | "
+                     f"{many['p50_ms']:.1f} | {many['p99_ms']:.1f} | {64 * r['bulk']['rps']:.0f} |")
+    ray1, ray2 = results["Ray Serve, 1 replica"]["c=64"]["rps"], results["Ray Serve, 2 replicas"]["c=64"]["rps"]
+    plain = results["gan-serve, 1 process"]["c=64"]["rps"]
+    bulk1, bulk2 = (results[f"Ray Serve, {k}"]["bulk"]["rps"] for k in ("1 replica", "2 replicas"))
+    lines += ["", "Bulk: 64 images per request (one PNG grid), 8 connections.", "",
+              f"c=64: 2 replicas / 1 replica = {ray2 / ray1:.2f}; Ray Serve 1 replica / gan-serve 1 process = "
+              f"{ray1 / plain:.2f}. Bulk: 2 replicas / 1 replica = {bulk2 / bulk1:.2f}."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="dcgan-mnist")
+    parser.add_argument("--seconds", type=float, default=6)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args(argv)
+    results = measure(args.model, args.seconds)
+    text = markdown(results, args.model, args.seconds)
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps({"model": args.model, "seconds": args.seconds, "results": results}, indent=1))
+    if args.markdown:
+        args.markdown.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""``gan-serve --engine ray --replicas 2`` for real: a local Ray cluster on this machine, Ray's HTTP proxy, two
+replica processes, each with its own models; compared with the plain server on the same checkpoints.
+
+Which replica answered is read from the ``X-Replica`` header each answer carries (the replica's Serve id).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytest.importorskip("ray.serve")
+
+from app.local_server import running_server, server_process, wait_for_replicas  # noqa: E402
+from tests.conftest import REPO_ROOT  # noqa: E402
+
+RAY = ["-m", "app.main", "--engine", "ray", "--replicas", "2", "--host", "127.0.0.1", "--port", "{port}"]
+
+TERMS = [{"seeds": [1, 2, 3]}, {"seeds": [4, 5, 6], "weight": -1}, {"seeds": [7, 8, 9], "weight": 1}]
+# (method, path, JSON body): every route, in success and in error; seeded, so each answer is one set of bytes.
+REQUESTS = [
+    ("GET", "/healthz", None),
+    ("GET", "/readyz", None),
+    ("GET", "/models", None),
+    ("GET", "/models/cgan-mnist", None),
+    ("GET", "/models/nope", None),
+    ("GET", "/models/dcgan-mnist/sample.png?seed=5&n=4", None),
+    ("GET", "/models/infogan-mnist/sample.png?seed=5&codes=0.5,-1", None),
+    ("GET", "/models/dcgan-mnist/sample.png?seed=5&codes=9,9", None),
+    ("POST", "/generate", {"model": "dcgan-mnist", "seed": 7, "n": 16}),
+    ("POST", "/generate", {"model": "cgan-mnist", "seed": 7, "label": 3, "n": 4, "format": "json"}),
+    ("POST", "/generate", {"model": "gan-mnist", "seed": 7, "n": 8, "format": "npy"}),
+    ("POST", "/generate", {"model": "dcgan-mnist", "n": 100000}),
+    ("POST", "/generate", {"model": "nope"}),
+    ("POST", "/latent/interpolate", {"model": "cgan-mnist", "start": {"seed": 10}, "end": {"seed": 11}, "steps": 6}),
+    ("POST", "/latent/arithmetic", {"model": "dcgan-mnist", "terms": TERMS, "neighbors": 8}),
+    ("POST", "/infogan/sweep", {"model": "infogan-mnist", "seed": 3, "vary": 0, "steps": 5}),
+    ("GET", "/", None),
+    ("GET", "/openapi.json", None),
+    ("GET", "/static/app.js", None),
+    ("GET", "/no-such-page", None),
+]
+
+
+@pytest.fixture(scope="module")
+def ray_url(tmp_path_factory):
+    log = tmp_path_factory.mktemp("ray") / "serve.log"
+    with server_process(argv=RAY, timeout=240, log_path=log, stop_timeout=60) as (url, _):
+        wait_for_replicas(url, 2, timeout=240)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def plain_url():
+    with running_server() as url:
+        yield url
+
+
+def send(client: httpx.Client, method: str, path: str, body: dict | None) -> httpx.Response:
+    return client.request(method, path, json=body)
+
+
+def content(response: httpx.Response) -> object:
+    """The body, less the one field that differs between two runs of the same request (its timing)."""
+    if response.headers["content-type"] == "application/json" and b"elapsed_ms" in response.content:
+        return {k: v for k, v in response.json().items() if k != "elapsed_ms"}
+    return response.content
+
+
+def test_every_route_answers_as_the_plain_server_does_from_every_replica(ray_url, plain_url):
+    with httpx.Client(base_url=plain_url, timeout=30) as plain, httpx.Client(base_url=ray_url, timeout=30) as ray:
+        for method, path, body in REQUESTS:
+            expected = send(plain, method, path, body)
+            replicas = Counter()
+            for _ in range(6):  # the proxy spreads these over the replicas: each must give the same bytes
+                got = send(ray, method, path, body)
+                assert (got.status_code, got.headers["content-type"]) == (
+                    expected.status_code, expected.headers["content-type"]), (method, path)
+                assert content(got) == content(expected), (method, path)
+                for header in ("etag", "cache-control", "x-seed"):
+                    assert got.headers.get(header) == expected.headers.get(header), (method, path, header)
+                assert got.headers.get("x-request-id")
+                replicas[got.headers.get("x-replica")] += 1
+            assert None not in replicas
+        # a cached image's ETag is honoured by every replica
+        first = ray.get("/models/dcgan-mnist/sample.png?seed=5&n=4")
+        for _ in range(4):
+            assert ray.get("/models/dcgan-mnist/sample.png?seed=5&n=4",
+                           headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+
+
+def test_requests_are_spread_over_both_replicas(ray_url):
+    body = {"model": "dcgan-mnist", "seed": 1, "n": 8}
+    with httpx.Client(base_url=ray_url, timeout=30) as client, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: client.post("/generate", json=body), range(80)))
+    assert all(r.status_code == 200 for r in answers)
+    assert len({r.content for r in answers}) == 1
+    served = Counter(r.headers["x-replica"] for r in answers)
+    assert len(served) == 2 and min(served.values()) >= 8, served  # each replica took at least a tenth
+
+
+def replica_pids() -> list[int]:
+    """Processes of this Serve application's replicas (Ray titles them ``ray::ServeReplica:APP:DEPLOYMENT``)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and b"ServeReplica:gan-studio:GanStudio" in (proc / "cmdline").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_killing_a_replica_loses_only_its_requests_in_flight_and_the_deployment_recovers(ray_url):
+    before = wait_for_replicas(ray_url, 2, timeout=60)
+    pids = replica_pids()
+    assert len(pids) == 2, pids
+    results: list[tuple[float, float, int]] = []  # (start, end, status); status 0: no answer
+    stop = threading.Event()
+    body = {"model": "dcgan-mnist", "seed": 2, "n": 16}
+
+    def load() -> None:
+        with httpx.Client(base_url=ray_url, timeout=30) as client:
+            while not stop.is_set():
+                start = time.monotonic()
+                try:
+                    status = client.post("/generate", json=body).status_code
+                except httpx.HTTPError:
+                    status = 0
+                results.append((start, time.monotonic(), status))
+
+    clients = [threading.Thread(target=load) for _ in range(4)]
+    for t in clients:
+        t.start()
+    time.sleep(3)
+    killed_at = time.monotonic()
+    os.kill(pids[0], signal.SIGKILL)
+    time.sleep(6)
+    stop.set()
+    for t in clients:
+        t.join(60)
+
+    failed = [(s, e, status) for s, e, status in results if status != 200]
+    print(f"\n{len(results)} requests, {len(failed)} failed: {failed}; killed at {killed_at}")
+    after_kill = [r for r in results if r[0] > killed_at]
+    assert len(after_kill) > 50, len(after_kill)  # the survivor kept serving
+    # Only requests already running when the replica died may fail: started before the kill, ended after it.
+    # There were 4 clients, so at most 4 requests were in flight anywhere.
+    assert len(failed) <= 4, failed
+    assert all(s < killed_at < e for s, e, _ in failed), (killed_at, failed)
+    # Ray Serve's controller starts a new replica by itself; it answers beside the survivor.
+    recovered = wait_for_replicas(ray_url, 1, timeout=120, exclude=before)
+    print(f"a new replica answered {time.monotonic() - killed_at:.1f} s after the kill")
+    assert recovered - before, (before, recovered)
+    assert len(replica_pids()) == 2
+
+
+def check_serve_config(config: dict) -> None:
+    """Validates a Serve config with Ray's own schema (what `serve deploy` checks) and against this project."""
+    from ray.serve.schema import ServeDeploySchema
+
+    from app.config import Settings
+
+    schema = ServeDeploySchema.model_validate(config)
+    (app,) = schema.applications
+    assert app.import_path == "app.ray_serve:deployment" and app.route_prefix == "/"
+    module, _, name = app.import_path.partition(":")
+    assert type(getattr(__import__(module, fromlist=[name]), name)).__name__ == "Application"
+    (deployment,) = app.deployments
+    assert deployment.name == "GanStudio"
+    scaling = deployment.autoscaling_config
+    assert 1 <= scaling["min_replicas"] <= scaling["max_replicas"] and scaling["target_ongoing_requests"] > 0
+    assert deployment.ray_actor_options.num_cpus >= 1 and deployment.ray_actor_options.num_gpus is not None
+    fields = set(Settings.model_fields)
+    for key in app.runtime_env["env_vars"]:  # every variable is a real setting
+        assert key.startswith("GAN_") and key[4:].lower() in fields, key
+
+
+def test_the_serve_config_file_is_valid():
+    import yaml
+
+    check_serve_config(yaml.safe_load((REPO_ROOT / "deploy" / "ray-serve.yaml").read_text()))
+
+
+def test_the_kuberay_manifest_is_a_rayservice_with_a_valid_serve_config():
+    import yaml
+
+    manifest = yaml.safe_load((REPO_ROOT / "deploy" / "kuberay-rayservice.yaml").read_text())
+    assert (manifest["apiVersion"], manifest["kind"]) == ("ray.io/v1", "RayService")
+    spec = manifest["spec"]
+    check_serve_config(yaml.safe_load(spec["serveConfigV2"]))
+    import ray
+
+    cluster = spec["rayClusterConfig"]
+    assert cluster["rayVersion"] == ray.__version__  # the manifest's Ray is the pinned one
+    head = cluster["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert 8000 in {p["containerPort"] for p in head["ports"]}
+    (workers,) = cluster["workerGroupSpecs"]
+    assert workers["minReplicas"] <= workers["replicas"] <= workers["maxReplicas"]
+    gpu = workers["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]
+    per_replica = yaml.safe_load(spec["serveConfigV2"])["applications"][0]["deployments"][0]["ray_actor_options"]
+    assert 0 < per_replica["num_gpus"] <= int(gpu)  # a replica fits on a worker
