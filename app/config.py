@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     max_connections: int = Field(1000, ge=8, description="open connections; capped below the file-descriptor limit")
     workers: int = Field(1, ge=1, le=64, description="server processes sharing the port, each with its own models")
 
+    # Ray Serve (gan-serve --engine ray; its flags override these).
+    ray_replicas: int = Field(1, ge=1, description="replicas (the lower bound when autoscaling)")
+    ray_max_replicas: int = Field(0, ge=0, description="autoscale up to this many replicas (0: a fixed number)")
+    ray_target_ongoing_requests: float = Field(32, gt=0, description="autoscaling: requests in flight per replica")
+    ray_num_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves for each replica (its torch threads)")
+    ray_num_gpus: float = Field(0.0, ge=0, description="GPUs per replica; a fraction shares one (0.25: four)")
+
     # Access.
     cors_origins: Annotated[list[str], NoDecode] = Field(
         [], description="comma-separated origins allowed by CORS, e.g. https://example.org (empty: none)")

@@ -92,16 +92,20 @@ def run(argv: list[str] | None = None) -> None:
     SIGINT or SIGTERM, then takes the application down."""
     import ray
 
-    parser = argparse.ArgumentParser(description="Serve GAN Studio on Ray Serve.")
+    settings = Settings()
+    parser = argparse.ArgumentParser(description="Serve GAN Studio on Ray Serve (defaults: the GAN_RAY_* settings).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--replicas", type=int, default=1, help="replicas (fixed); see --max-replicas")
-    parser.add_argument("--max-replicas", type=int, default=0,
+    parser.add_argument("--replicas", type=int, default=settings.ray_replicas,
+                        help="replicas (fixed); see --max-replicas")
+    parser.add_argument("--max-replicas", type=int, default=settings.ray_max_replicas,
                         help="autoscale from --replicas up to this many replicas (0: no autoscaling)")
-    parser.add_argument("--target-ongoing-requests", type=float, default=32,
+    parser.add_argument("--target-ongoing-requests", type=float, default=settings.ray_target_ongoing_requests,
                         help="autoscaling: requests in flight per replica to aim for")
-    parser.add_argument("--num-cpus", type=float, default=1.0, help="CPUs Ray reserves for each replica")
-    parser.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per replica (a fraction shares one)")
+    parser.add_argument("--num-cpus", type=float, default=settings.ray_num_cpus,
+                        help="CPUs Ray reserves for each replica")
+    parser.add_argument("--num-gpus", type=float, default=settings.ray_num_gpus,
+                        help="GPUs per replica (a fraction shares one)")
     args = parser.parse_args(argv)
     autoscaling = None
     if args.max_replicas > args.replicas:
