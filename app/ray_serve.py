@@ -112,6 +112,11 @@ def run(argv: list[str] | None = None) -> None:
         autoscaling = {"min_replicas": args.replicas, "max_replicas": args.max_replicas,
                        "target_ongoing_requests": args.target_ongoing_requests}
 
+    # Ray Serve gives its proxy 5 s to report ready, three times, then kills it: a busy machine (a model loading
+    # beside it on two cores) missed that here. A cluster this command starts inherits these (RAY_* wins).
+    for name, seconds in (("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "30"),
+                          ("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "30")):
+        os.environ.setdefault(name, seconds)
     joined = bool(os.environ.get("RAY_ADDRESS"))
     ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False if not joined else None,
              logging_level=logging.WARNING)
