@@ -209,3 +209,30 @@ def test_the_api_docs_render_offline(browser, url):
         assert not answered_outside
         assert all("Content Security Policy" in e for e in errors), errors
         page.close()
+
+
+def canvas_pixels(page, selector: str) -> str:
+    return page.eval_on_selector(selector, "c => c.toDataURL()")
+
+
+def test_how_a_gan_learns_plays_the_snapshots(browser, url):
+    page, watch = open_page(browser, url)
+    page.wait_for_function("() => document.querySelector('#toy-label').textContent.startsWith('step 0 of')")
+    last = page.get_attribute("#toy-slider", "max")
+    assert int(last) > 20
+    start = canvas_pixels(page, "#toy-canvas")
+    page.click("#toy-step")
+    assert page.inner_text("#toy-label").startswith("step 100 of")
+    assert canvas_pixels(page, "#toy-canvas") != start  # the curves moved
+    page.click("#toy-play")
+    assert page.inner_text("#toy-play") == "Pause"
+    # playing stops by itself on the last snapshot: the equilibrium
+    page.wait_for_function("n => document.querySelector('#toy-slider').value === n", arg=last, timeout=20000)
+    page.wait_for_function("() => document.querySelector('#toy-play').textContent === 'Play'")
+    end = page.inner_text("#toy-label")
+    assert end.split()[1] == end.split()[-1]
+    page.eval_on_selector("#toy-slider", "s => { s.value = 3; s.dispatchEvent(new Event('input')); }")
+    assert page.inner_text("#toy-label").startswith("step 300 of")
+    page.locator("#toy-section").screenshot(path=str(ARTIFACTS / "demo-toy1d.png"))
+    watch.assert_clean()
+    page.close()

@@ -368,6 +368,9 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
         "metrics": {},
     }
     if checkpoint_dir is not None and main:
+        # D (with InfoGAN's Q) beside G: a feature extractor (training/features.py) and InfoGAN's encoder
+        d_card = {k: v for k, v in card.items() if k != "metrics"} | {"kind": "discriminator", "generator": cfg.name}
+        save_checkpoint(trainer.D.cpu().eval(), checkpoint_dir / f"{cfg.name}-discriminator", d_card)
         return save_checkpoint(trainer.averaged_generator().cpu(), checkpoint_dir / cfg.name, card)
     return card
 

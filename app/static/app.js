@@ -453,6 +453,72 @@ async function runSweep(vary) {
   $("sweep-time").textContent = `${img.alt} (${ms(performance.now() - started)})`;
 }
 
+// ---- How a GAN learns: the 1-D GAN's snapshots (training/toy1d.py), drawn on a canvas ----------------
+const toy = { snaps: [], i: 0, timer: null };
+const TOY_COLOURS = { p_data: "#e2e8f0", p_g: "#22c55e", d: "#38bdf8", d_star: "#94a3b8" };
+
+function drawToy() {
+  const canvas = $("toy-canvas");
+  const snap = toy.snaps[toy.i];
+  if (!snap) return;
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height, pad = 24;
+  ctx.clearRect(0, 0, w, h);
+  const x0 = snap.x[0], x1 = snap.x[snap.x.length - 1];
+  const peak = Math.max(...snap.p_data) * 1.15;
+  const px = (x) => pad + ((x - x0) / (x1 - x0)) * (w - 2 * pad);
+  const py = (y, scale) => h - pad - (Math.min(y, scale) / scale) * (h - 2 * pad);
+  ctx.strokeStyle = "#334155"; ctx.lineWidth = 1; ctx.setLineDash([]);
+  ctx.beginPath(); ctx.moveTo(pad, py(0.5, 1)); ctx.lineTo(w - pad, py(0.5, 1)); ctx.stroke();
+  ctx.fillStyle = "#94a3b8"; ctx.font = "12px system-ui";
+  ctx.fillText("D = 1/2", w - pad - 48, py(0.5, 1) - 4);
+  const curve = (key, scale, dash, width) => {
+    ctx.strokeStyle = TOY_COLOURS[key]; ctx.lineWidth = width; ctx.setLineDash(dash);
+    ctx.beginPath();
+    let drawing = false;
+    snap.x.forEach((x, j) => {
+      const y = snap[key][j];
+      if (y === null) { drawing = false; return; }  // D* is undefined where neither density has mass
+      if (drawing) ctx.lineTo(px(x), py(y, scale)); else ctx.moveTo(px(x), py(y, scale));
+      drawing = true;
+    });
+    ctx.stroke();
+  };
+  curve("d_star", 1, [], 1);
+  curve("p_g", peak, [], 2.5);
+  curve("d", 1, [6, 4], 2);
+  ctx.setLineDash([]); ctx.fillStyle = TOY_COLOURS.p_data;
+  snap.x.forEach((x, j) => { if (j % 3 === 0) { ctx.beginPath(); ctx.arc(px(x), py(snap.p_data[j], peak), 2, 0, 7); ctx.fill(); } });
+  $("toy-slider").value = toy.i;
+  $("toy-label").textContent = `step ${snap.step} of ${toy.snaps[toy.snaps.length - 1].step}`;
+}
+
+function toyStep() {
+  toy.i = (toy.i + 1) % toy.snaps.length;
+  drawToy();
+  if (toy.i === toy.snaps.length - 1) toyPause();  // stop on the equilibrium
+}
+
+function toyPause() {
+  clearInterval(toy.timer);
+  toy.timer = null;
+  $("toy-play").textContent = "Play";
+}
+
+function toyPlay() {
+  if (toy.i === toy.snaps.length - 1) toy.i = 0;
+  toy.timer = setInterval(toyStep, 150);
+  $("toy-play").textContent = "Pause";
+}
+
+async function loadToy() {
+  const response = await fetch("/static/toy1d.json");
+  if (!response.ok) throw new Error(`toy1d.json: HTTP ${response.status}`);
+  toy.snaps = (await response.json()).snapshots;
+  $("toy-slider").max = toy.snaps.length - 1;
+  drawToy();
+}
+
 // ---- wiring ---------------------------------------------------------------------------------------
 function wire() {
   $("model").addEventListener("change", (e) => guarded(() => selectModel(e.target.value)));
@@ -473,8 +539,12 @@ function wire() {
   $("arith-run").addEventListener("click", () => guarded(runArithmetic));
   $("interp-run").addEventListener("click", () => guarded(runInterpolation));
   $("interp-play").addEventListener("click", () => (state.anim.timer ? stopAnimation() : startAnimation()));
+  $("toy-play").addEventListener("click", () => (toy.timer ? toyPause() : toyPlay()));
+  $("toy-step").addEventListener("click", () => { toyPause(); toyStep(); });
+  $("toy-slider").addEventListener("input", (e) => { toyPause(); toy.i = Number(e.target.value); drawToy(); });
   window.addEventListener("unhandledrejection", (e) => showError(e.reason));
 }
 
 wire();
 guarded(loadModels);
+guarded(loadToy);
