@@ -10,7 +10,7 @@ from collections.abc import Awaitable
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
@@ -19,6 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from app.schemas import (
     MAX_SEED,
     ArithmeticRequest,
+    EncodeRequest,
+    Encoding,
     ErrorResponse,
     GenerateRequest,
     Health,
@@ -27,7 +29,7 @@ from app.schemas import (
     Readiness,
     SweepRequest,
 )
-from app.service import Frames, GanService
+from app.service import Frames, GanService, ServiceError
 from models.images import grid_array, png_bytes
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -277,6 +279,69 @@ async def sweep(req: Annotated[SweepRequest, Body(openapi_examples=SWEEP_EXAMPLE
                 service: ServiceDep, request: Request) -> Response:
     """A grid: rows = categories and columns = values of one continuous code, or columns = categories."""
     return await respond(request, req, service.sweep(req))
+
+
+DIGIT_PNG = (  # the first digit of the bundled test split (a 6), 28 x 28, as base64 PNG
+    "iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAABDklEQVR42mNgoAtgEo25+/8AK3bJpkff//78bIVNSjL0zd+/lyyxavO++Pfv"
+    "x0werHJSX/7+vSuH3brod38/ZfFjlzP//vdvOA4/8Kz9+yGDBYdk29+/sbg8r/7hbzYTLsnsv/cw3QKzxZJh70cGBn1PdQaGpzuvvkNRw//hr"
+    "z8Dw+Ivf//+/fv37yEbFJ2yvAwMDJZhLE1XGRicXKy3he5E0sn19e8rMd8/mxkZGBgYvL79+8yBbG7837/hDEvWMjMwMDAwbP77lxNZUv7C3/"
+    "f20HANvP3vFhuKk9havv79vDfGlEGz7Nvfv9OZ0Xxl0/fy799fX3/+vZcrCJFjRJaWSxEP/LOZoe8mwyAFAFejZ8J5ub2cAAAAAElFTkSuQmCC"
+)
+ENCODE_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": EncodeRequest.model_json_schema(), "examples": examples(
+        ("a held-out 6 from MNIST's test set, as a base64 PNG", {"model": "infogan-mnist", "image": DIGIT_PNG}))},
+    "multipart/form-data": {"schema": {
+        "type": "object", "required": ["model", "image"],
+        "properties": {"model": {"type": "string", "minLength": 1, "maxLength": 128},
+                       "image": {"type": "string", "format": "binary", "description": "the image file"}}}},
+}}}
+ENCODE_RESPONSES: dict[int | str, dict[str, Any]] = MODEL_ERRORS | {
+    400: {"model": ErrorResponse, "description": "a multipart body that cannot be read (or more than one file)"},
+    415: {"model": ErrorResponse, "description": "a body that is neither JSON nor multipart/form-data"},
+}
+
+
+def body_error(field: str, msg: str, kind: str = "value_error") -> RequestValidationError:
+    return RequestValidationError([{"loc": ("body", field), "msg": msg, "type": kind}])
+
+
+async def encode_input(request: Request) -> tuple[str, bytes]:
+    """``(model, image bytes)`` from a JSON body (base64) or a multipart upload."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=4)
+        model, image = form.get("model"), form.get("image")
+        if not isinstance(model, str) or not 1 <= len(model) <= 128:
+            raise body_error("model", "model is required: a model name of 1 to 128 characters", "missing")
+        if image is None or isinstance(image, str):
+            raise body_error("image", "image is required: an image file (multipart field 'image')", "missing")
+        return model, await image.read()
+    if kind != "application/json":
+        raise HTTPException(415, f"send the image as application/json or multipart/form-data, not {kind[:64]!r}")
+    try:
+        req = EncodeRequest.model_validate_json(await request.body())
+    except ValidationError as e:
+        errors = [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False, include_input=False)]
+        raise RequestValidationError(errors) from None
+    text = req.image.split(",", 1)[1] if req.image.startswith("data:") else req.image  # a canvas's data: URL
+    try:
+        return req.model, base64.b64decode(text, validate=True)
+    except ValueError:
+        raise body_error("image", "image is not valid base64") from None
+
+
+@router.post("/infogan/encode", tags=["infogan"], responses=ENCODE_RESPONSES, openapi_extra=ENCODE_BODY)
+async def encode_image(request: Request, service: ServiceDep) -> Encoding:
+    """InfoGAN reads a digit: Q's category (and the digit it stands for) and continuous codes for an image, sent
+    as JSON with a base64 image or as a multipart upload. Any size and either polarity: the image is cropped,
+    scaled and centred like MNIST's digits (the result comes back as `seen`)."""
+    model, data = await encode_input(request)
+    if not data:
+        raise ServiceError(422, "image is empty", "image")
+    result = await service.encode_image(model, data)
+    request.scope.get("state", {}).get("access", {}).update(model=model, n=1)
+    return Encoding(model=model, category=result.category, probabilities=result.probabilities, digit=result.digit,
+                    digit_probabilities=result.digit_probabilities, codes=result.codes, seen=b64png(result.seen, 1))
 
 
 @router.get("/metrics", tags=["health"], response_class=Response,

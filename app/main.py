@@ -49,7 +49,8 @@ def error(status: int, msg: str, loc: list, kind: str, headers: dict[str, str] |
 
 
 HTTP_KINDS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-              408: "timeout", 413: "too_large", 429: "rate_limited", 503: "unavailable"}
+              408: "timeout", 413: "too_large", 415: "unsupported_media_type", 429: "rate_limited",
+              503: "unavailable"}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

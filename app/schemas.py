@@ -111,6 +111,23 @@ class SweepRequest(ImageOptions):
     codes: list[CodeValue] | None = Field(None, max_length=16, description="fixed values of the other codes")
 
 
+class EncodeRequest(Body):
+    model: ModelName
+    image: str = Field(max_length=1_000_000, description="the image as base64 (PNG, JPEG, WebP, GIF or BMP; a "
+                       "data: URL is fine), any size up to GAN_MAX_OUTPUT_PIXELS pixels, white on black or black "
+                       "on white")
+
+
+class Encoding(BaseModel):
+    model: str
+    category: int = Field(description="the most likely InfoGAN category")
+    probabilities: list[float] = Field(description="the distribution over categories")
+    digit: int | None = Field(description="the digit that category stands for (the card's category_to_digit)")
+    digit_probabilities: list[float] | None = Field(description="the same distribution, summed per digit")
+    codes: list[float] = Field(description="the continuous codes Q reads (slant, width)")
+    seen: str = Field(description="base64 PNG: the 28 x 28 image Q read, after MNIST-like preparation")
+
+
 class ErrorItem(BaseModel):
     loc: list[str | int] = Field(description='where: ["body", "n"], ["query", "codes"], ["path", "name"], ...')
     msg: str = Field(description="what is wrong, with the limit")

@@ -6,6 +6,7 @@ PNG or JSON. Torch work runs on one executor thread through each model's micro-b
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -36,7 +37,8 @@ from app.schemas import (
 from models import Generator, Latents
 from models.checkpoint import load_checkpoint
 from models.common import one_hot
-from models.images import grid_layout, to_uint8
+from models.images import NoDigitError, decode_image, grid_layout, mnist_like, to_uint8
+from models.infogan import InfoganDiscriminator
 from models.runtime import available_cpus, pick_device
 
 log = logging.getLogger("gan_studio")
@@ -114,6 +116,19 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return out.float()
 
 
+@dataclass
+class Encoding:
+    """What InfoGAN's Q reads in an image: its category (and the distribution over categories), the digit that
+    category stands for (from the card's category_to_digit, measured by the evaluator) and the continuous codes."""
+
+    category: int
+    probabilities: list[float]
+    digit: int | None
+    digit_probabilities: list[float] | None
+    codes: list[float]
+    seen: np.ndarray  # the 28 x 28 image Q read, after MNIST-like preparation (H, W, 1) uint8
+
+
 class GanService:
     def __init__(self, settings: Settings, on_batch: Callable[[str, int], None] | None = None) -> None:
         self.settings, self.on_batch = settings, on_batch
@@ -123,6 +138,7 @@ class GanService:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch")
         self.models: dict[str, LoadedModel] = {}
         self.unavailable: dict[str, str] = {}
+        self.encoders: dict[str, tuple[InfoganDiscriminator, dict]] = {}  # generator name -> (D with Q, its card)
 
     # --- life cycle ---------------------------------------------------------------------------
     def load_all(self) -> None:
@@ -135,14 +151,29 @@ class GanService:
                 self.load_folder(folder)
             else:
                 log.warning("checkpoint folder %s not found", folder)
+        self.check_encoders()
+
+    def check_encoders(self) -> None:
+        """An encoder serves only beside the very generator it was made for (its card names the sha256)."""
+        for name, (_, card) in list(self.encoders.items()):
+            expected = card.get("generator_sha256")
+            actual = self.models[name].card.get("sha256") if name in self.models else None
+            if name not in self.models or (expected and expected != actual):
+                del self.encoders[name]
+                self.unavailable[f"{name}-discriminator"] = (
+                    f"made for {name} with sha256 {str(expected)[:12]}..., which is not the one loaded"
+                    if name in self.models else f"its generator {name} is not loaded")
 
     def load_folder(self, directory: Path) -> None:
         for card_path in sorted(directory.glob("*.json")):
             name = card_path.stem
             try:
                 model, card = load_checkpoint(card_path, self.device, within=directory)
+                if isinstance(model, InfoganDiscriminator) and card.get("generator"):
+                    self.encoders[card["generator"]] = (model, card)  # Q: POST /infogan/encode
+                    log.info("loaded %s (InfoGAN's Q for %s) on %s", name, card["generator"], self.device)
                 if not isinstance(model, Generator):
-                    continue  # the evaluation classifier lives beside the generators
+                    continue  # discriminators and the evaluation classifier live beside the generators
                 self.warm_up(model)  # a model that cannot run a batch is reported, not served
                 self.models[name] = LoadedModel(name, model, card, self.make_batcher(name, model))
                 log.info("loaded %s (%s) on %s", name, card["class_name"], self.device)
@@ -198,6 +229,38 @@ class GanService:
         if name in self.unavailable:
             raise ServiceError(503, f"model {name!r} failed to load: {self.unavailable[name]}", "model")
         raise ServiceError(404, f"unknown model {clip(name)!r}; available: {sorted(self.models)}", "model")
+
+    async def encode_image(self, name: str, data: bytes) -> Encoding:
+        """InfoGAN's Q on one image (any size, either polarity; prepared like MNIST's digits)."""
+        model = self.get(name)
+        if name not in self.encoders:
+            with_q = sorted(self.encoders)
+            raise ServiceError(422, f"model {clip(name)!r} has no InfoGAN encoder (Q); models with one: {with_q}",
+                               "model")
+        Q, _ = self.encoders[name]
+        mapping = model.card.get("metrics", {}).get("category_to_digit")
+        limit = self.settings.max_output_pixels
+
+        def read() -> Encoding:
+            try:
+                x = mnist_like(decode_image(data, limit))
+            except NoDigitError as e:
+                raise ServiceError(422, str(e), "image") from None
+            except ValueError as e:
+                raise ServiceError(422, f"image {e}", "image") from None
+            with torch.inference_mode():
+                cat_logits, codes = Q.encode(x.to(self.device))
+            probs = cat_logits.softmax(1)[0].double().cpu()
+            category = int(probs.argmax())
+            digit = digit_probs = None
+            if mapping and len(mapping) == len(probs):
+                digit = int(mapping[category])
+                digit_probs = torch.zeros(10, dtype=torch.float64).index_add_(0, torch.tensor(mapping), probs)
+                digit_probs = [round(float(v), 4) for v in digit_probs]
+            return Encoding(category, [round(float(v), 4) for v in probs], digit, digit_probs,
+                            [round(float(v), 4) for v in codes[0].cpu()], to_uint8(x)[0])
+
+        return await asyncio.get_running_loop().run_in_executor(self.executor, read)
 
     def etag(self, req: GenerateRequest) -> str | None:
         """A strong ETag for a seeded request: a pure function of the checkpoint's sha256 and the normalised

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from models.files import atomic_write_bytes
 
@@ -50,3 +50,67 @@ def png_bytes(array: np.ndarray, scale: int = 1) -> bytes:
 def save_grid(images: torch.Tensor, path: str, columns: int | None = None, scale: int = 2) -> None:
     """Writes a PNG grid of (N, C, H, W) images in [-1, 1]."""
     atomic_write_bytes(Path(path), png_bytes(grid_array(to_uint8(images), columns), scale))
+
+
+class NoDigitError(ValueError):
+    """An image with nothing drawn on it."""
+
+
+def mnist_like(img: Image.Image, size: int = 28, box: int = 20) -> torch.Tensor:
+    """A drawing or photo of one digit, prepared the way MNIST's digits were: grey levels, white on black,
+    cropped to the ink, scaled so its longer side is ``box`` pixels, and placed in a ``size`` square with its
+    centre of mass in the middle. Returns (1, 1, size, size) in [-1, 1].
+
+    Either polarity is accepted (the background is what the border mostly is), and transparent pixels count as
+    background (a canvas export). Raises NoDigitError for an image with no ink.
+    """
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255
+        grey = np.asarray(rgba.convert("L"), dtype=np.float32)
+        opaque = grey[alpha > 0.5]
+        # strokes on a transparent page: the page takes the colour the strokes are not
+        page = 255.0 if opaque.size and opaque.mean() < 128 else 0.0
+        grey = grey * alpha + page * (1 - alpha)
+    else:
+        grey = np.asarray(img.convert("L"), dtype=np.float32)
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if np.median(border) > 127:  # dark ink on a light page
+        grey, border = 255.0 - grey, 255.0 - border
+    grey = np.clip(grey - np.median(border), 0, 255)  # the page's own grey is not ink
+    if grey.max() < 32:
+        raise NoDigitError("no digit found: the image has no strokes that stand out from its background")
+    rows, cols = np.nonzero(grey > 0.2 * grey.max())
+    crop = grey[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    h, w = crop.shape
+    scale = box / max(h, w)
+    small = Image.fromarray(crop.astype(np.uint8)).resize(
+        (max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
+    digit = np.asarray(small, dtype=np.float32)
+    canvas = np.zeros((size, size), np.float32)
+    top, left = (size - digit.shape[0]) // 2, (size - digit.shape[1]) // 2
+    canvas[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
+    total = canvas.sum()
+    ys, xs = np.indices(canvas.shape)
+    dy = int(round(size / 2 - 0.5 - (ys * canvas).sum() / total))
+    dx = int(round(size / 2 - 0.5 - (xs * canvas).sum() / total))
+    canvas = np.roll(canvas, (dy, dx), axis=(0, 1))  # centre of mass to the middle (the ink stays inside: box < size)
+    canvas = canvas / max(canvas.max(), 1e-6)
+    return torch.from_numpy(canvas * 2 - 1)[None, None]
+
+
+def decode_image(data: bytes, max_pixels: int) -> Image.Image:
+    """Image bytes (PNG, JPEG, WebP, GIF or BMP) to a Pillow image, refusing more than ``max_pixels`` before any
+    pixel is decoded. Raises ValueError saying what is wrong."""
+    try:
+        img = Image.open(io.BytesIO(data), formats=["PNG", "JPEG", "WEBP", "GIF", "BMP"])
+    except Exception:  # noqa: BLE001 - whatever Pillow says, the answer is the same
+        raise ValueError("is not an image (PNG, JPEG, WebP, GIF or BMP)") from None
+    if img.width * img.height > max_pixels:
+        raise ValueError(f"has {img.width}x{img.height} pixels; at most {max_pixels} are accepted")
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img) or img
+    except Exception:  # noqa: BLE001 - a truncated or corrupt file
+        raise ValueError("is not a readable image (truncated or corrupt)") from None
+    return img

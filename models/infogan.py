@@ -84,3 +84,11 @@ class InfoganDiscriminator(nn.Module):
         h = self.body(x)
         q = self.q_head(h)
         return self.d_head(h).flatten(), q[:, : self.num_categories], q[:, self.num_categories :]
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Q alone: the category logits and the continuous codes' means for images x in [-1, 1].
+
+        >>> cat_logits, codes = D.encode(images)   # (n, num_categories), (n, num_continuous)
+        """
+        q = self.q_head(self.body(x))
+        return q[:, : self.num_categories], q[:, self.num_categories :]

@@ -6,8 +6,9 @@
 Metrics: Frechet distance between classifier features of generated and real digits (with the
 real-vs-real value as the reference), the share of samples the classifier reads with at least 90%
 probability (with real digits' share as the reference), the share of each digit among samples, CGAN label accuracy and
-InfoGAN category accuracy (best one-to-one matching of categories to digits). Sample grids go to
-docs/samples/.
+InfoGAN category accuracy (best one-to-one matching of categories to digits); with InfoGAN's discriminator
+beside it (NAME-discriminator), Q as an encoder: categories and codes recovered from generated images, and
+held-out real digits read as the right digit. Sample grids go to docs/samples/.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from scipy import linalg
 from scipy.optimize import linear_sum_assignment
 
 from models import DigitClassifier, Generator
-from models.checkpoint import load_checkpoint, update_card
+from models.checkpoint import checkpoint_paths, load_checkpoint, update_card
 from models.images import save_grid
+from models.infogan import InfoganDiscriminator
 from models.runtime import available_cpus
 from training.data import load_dataset, to_unit_range
 
@@ -131,6 +133,27 @@ def evaluate_generator(G: Generator, classifier: DigitClassifier, n: int = 5000,
 
 
 @torch.inference_mode()
+def evaluate_encoder(D: InfoganDiscriminator, G: Generator, category_to_digit: list[int], n: int = 5000,
+                     seed: int = 0, dataset: str = "mnist-10k") -> dict[str, Any]:
+    """InfoGAN's Q (``D.encode``) as an encoder: on generated images, the share whose category it recovers and the
+    correlation of its codes with the codes drawn; on the held-out real digits, the share whose encoded category
+    maps (through ``category_to_digit``, measured on G) to the right digit."""
+    D.eval()
+    images, latents = generate(G, n, seed + 1)
+    cat_logits, codes = zip(*(D.encode(images[i : i + 500]) for i in range(0, n, 500)), strict=True)
+    cat_logits, codes = torch.cat(cat_logits), torch.cat(codes)
+    recovered = (cat_logits.argmax(1) == latents.categories).float().mean().item()
+    correlation = [float(np.corrcoef(codes[:, j].numpy(), latents.codes[:, j].numpy())[0, 1])
+                   for j in range(G.num_continuous)]
+    real, labels = load_dataset(dataset, "test")
+    read = D.encode(to_unit_range(real))[0].argmax(1)
+    digits = torch.tensor(category_to_digit)[read]
+    return {"q_category_recovery": round(recovered, 4), "q_code_correlation": [round(c, 4) for c in correlation],
+            "q_real_digit_accuracy": round((digits == labels).float().mean().item(), 4),
+            "q_real_digits": len(labels)}
+
+
+@torch.inference_mode()
 def write_grids(G: Generator, name: str, out_dir: Path) -> list[Path]:
     """A 10x10 sample grid (CGAN: each row one z, each column one label; InfoGAN: rows = categories),
     plus, for InfoGAN, one sweep grid per continuous code (rows = categories, columns = -2..2)."""
@@ -168,7 +191,12 @@ def main(argv: list[str] | None = None) -> None:
     classifier, _ = load_checkpoint(args.classifier, expected_class=DigitClassifier)
     for path in args.checkpoints:
         G, card = load_checkpoint(path, expected_class=Generator)
-        metrics = evaluate_generator(G, classifier, args.samples, args.seed, card.get("dataset", "mnist-10k"))
+        dataset = card.get("dataset", "mnist-10k")
+        metrics = evaluate_generator(G, classifier, args.samples, args.seed, dataset)
+        q_path = checkpoint_paths(path)[1].with_suffix("").with_name(checkpoint_paths(path)[1].stem + "-discriminator")
+        if G.num_categories and checkpoint_paths(q_path)[1].is_file():  # InfoGAN's Q beside G: the encoder
+            D, _ = load_checkpoint(q_path, expected_class=InfoganDiscriminator)
+            metrics |= evaluate_encoder(D, G, metrics["category_to_digit"], args.samples, args.seed, dataset)
         print(card["name"], metrics)
         if not args.no_write:
             write_grids(G, card["name"], args.grids_dir)
