@@ -160,7 +160,7 @@ async def readyz(service: ServiceDep) -> JSONResponse:
 @router.get("/models", tags=["models"])
 async def list_models(service: ServiceDep) -> list[ModelCard]:
     """Every loaded model's card: family, sizes, codes and measured quality."""
-    return [m.public_card() for m in service.models.values()]
+    return [m.public_card(m.name in service.encoders) for m in service.models.values()]
 
 
 ModelPath = Annotated[str, Path(max_length=128, description="a model name from GET /models")]
@@ -169,7 +169,7 @@ ModelPath = Annotated[str, Path(max_length=128, description="a model name from G
 @router.get("/models/{name}", tags=["models"], responses=MODEL_ERRORS)
 async def get_model(name: ModelPath, service: ServiceDep) -> ModelCard:
     """One model's card."""
-    return service.get(name).public_card()
+    return service.get(name).public_card(name in service.encoders)
 
 
 def examples(*bodies: tuple[str, dict[str, Any]]) -> dict[str, Any]:

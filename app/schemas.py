@@ -166,4 +166,5 @@ class ModelCard(BaseModel):
     steps: int | None = None
     training_time_s: float | None = None
     training_device: str | None = None
+    encoder: bool = Field(False, description="InfoGAN: POST /infogan/encode reads images with this model's Q")
     metrics: dict[str, Any] = {}

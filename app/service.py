@@ -83,7 +83,7 @@ class LoadedModel:
     card: dict[str, Any]
     batcher: MicroBatcher
 
-    def public_card(self) -> ModelCard:
+    def public_card(self, encoder: bool = False) -> ModelCard:
         G, card = self.G, self.card
         return ModelCard(
             name=self.name,
@@ -99,6 +99,7 @@ class LoadedModel:
             steps=card.get("steps"),
             training_time_s=card.get("training_time_s"),
             training_device=card.get("device"),
+            encoder=encoder,
             metrics=card.get("metrics", {}),
         )
 

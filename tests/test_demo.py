@@ -236,3 +236,59 @@ def test_how_a_gan_learns_plays_the_snapshots(browser, url):
     page.locator("#toy-section").screenshot(path=str(ARTIFACTS / "demo-toy1d.png"))
     watch.assert_clean()
     page.close()
+
+
+def draw(page, strokes: list[list[tuple[float, float]]]) -> None:
+    """Strokes on the drawing pad with the mouse, in the pad's own 280 x 280 coordinates."""
+    page.locator("#pad").scroll_into_view_if_needed()
+    box = page.locator("#pad").bounding_box()
+    for stroke in strokes:
+        page.mouse.move(box["x"] + stroke[0][0] * box["width"] / 280, box["y"] + stroke[0][1] * box["height"] / 280)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x * box["width"] / 280, box["y"] + y * box["height"] / 280, steps=4)
+        page.mouse.up()
+
+
+def test_infogan_reads_a_drawing_and_redraws_every_digit(browser, url):
+    page, watch = open_page(browser, url)
+    assert page.is_visible("#draw-section")
+    draw(page, [[(140, 40), (140, 240)]])  # an upright stroke: a 1
+    page.wait_for_selector("#reading:not([hidden])")
+    page.wait_for_function("() => document.querySelectorAll('#redraw .tile img').length === 10")
+    assert page.inner_text("#read-digit") == "1"
+    assert "slant" in page.inner_text("#read-codes")
+    captions = page.eval_on_selector_all("#redraw .tile .meta", "els => els.map(e => e.textContent)")
+    assert captions == [str(d) for d in range(10)]  # all ten digits, in order
+    rendered(page, "#redraw .tile img")
+    upright = page.eval_on_selector("#read-codes", "e => e.textContent")
+    page.click("#pad-clear")
+    assert page.is_hidden("#reading")
+    draw(page, [[(190, 40), (90, 240)]])  # the same stroke, slanted: another slant code
+    page.wait_for_function("old => document.querySelector('#read-codes').textContent !== old", arg=upright)
+    page.locator("#draw-section").screenshot(path=str(ARTIFACTS / "demo-draw.png"))
+    watch.assert_clean()
+    page.close()
+
+
+def test_the_drawing_pad_works_by_touch_on_a_phone(browser, url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    watch = PageWatch(page, url)
+    page.goto(url + "/")
+    page.wait_for_selector("#pad")
+    page.locator("#pad").scroll_into_view_if_needed()
+    box = page.locator("#pad").bounding_box()
+    # a real touch stroke, through Chromium's input pipeline (touch-action: none keeps the page from scrolling)
+    cdp = context.new_cdp_session(page)
+    x = box["x"] + box["width"] / 2
+    ys = [box["y"] + 20 + (box["height"] - 40) * i / 12 for i in range(13)]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": ys[0]}]})
+    for y in ys[1:]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    page.wait_for_function("() => document.querySelectorAll('#redraw .tile img').length === 10")
+    assert page.inner_text("#read-digit") == "1"
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
+    watch.assert_clean()
+    context.close()

@@ -143,6 +143,7 @@ async function loadModels() {
   const initial = state.models.find((m) => m.name === wanted) || state.models.find((m) => m.family === "dcgan") || state.models[0];
   if (!initial) throw new Error("no models are loaded on the server");
   select.value = initial.name;
+  setUpPad();
   await selectModel(initial.name);
 }
 
@@ -453,6 +454,101 @@ async function runSweep(vary) {
   $("sweep-time").textContent = `${img.alt} (${ms(performance.now() - started)})`;
 }
 
+// ---- InfoGAN reads your drawing: POST /infogan/encode, then /infogan/sweep with the codes read ------
+const pad = { drawing: false, last: null, dirty: false, busy: false, again: false };
+const encoderModel = () => state.models.find((m) => m.encoder);
+
+function clearPad() {
+  const ctx = $("pad").getContext("2d");
+  ctx.fillStyle = "#000";
+  ctx.fillRect(0, 0, $("pad").width, $("pad").height);
+  pad.dirty = false;
+  $("reading").hidden = true;
+  $("redraw").replaceChildren();
+  $("pad-time").textContent = "";
+}
+
+function padPoint(e) {
+  const r = $("pad").getBoundingClientRect();
+  return [(e.clientX - r.left) * ($("pad").width / r.width), (e.clientY - r.top) * ($("pad").height / r.height)];
+}
+
+function padDown(e) {
+  e.preventDefault();
+  try { $("pad").setPointerCapture(e.pointerId); } catch (_) { /* a pointer the browser no longer tracks */ }
+  pad.drawing = true;
+  pad.last = padPoint(e);
+  padMove(e);
+}
+
+function padMove(e) {
+  if (!pad.drawing) return;
+  const ctx = $("pad").getContext("2d");
+  const [x, y] = padPoint(e);
+  ctx.strokeStyle = "#fff"; ctx.lineWidth = 20; ctx.lineCap = "round"; ctx.lineJoin = "round";
+  ctx.beginPath(); ctx.moveTo(...pad.last); ctx.lineTo(x, y); ctx.stroke();
+  pad.last = [x, y];
+  pad.dirty = true;
+}
+
+function padUp() {
+  if (!pad.drawing) return;
+  pad.drawing = false;
+  if (pad.dirty) guarded(readDrawing);
+}
+
+async function readDrawing() {
+  if (pad.busy) { pad.again = true; return; }  // one request at a time; the latest drawing wins
+  pad.busy = true;
+  try {
+    const m = encoderModel();
+    const started = performance.now();
+    const read = await postJSON("/infogan/encode", { model: m.name, image: $("pad").toDataURL("image/png") });
+    showReading(read);
+    const sweep = await postJSON("/infogan/sweep", { model: m.name, vary: "category", rows: 1, seed: seedValue(),
+      codes: read.codes, format: "json", scale: 2 });
+    const mapping = m.metrics.category_to_digit || [...Array(10).keys()];
+    const tiles = sweep.images.map((img) => ({ img, digit: mapping[img.category] })).sort((a, b) => a.digit - b.digit);
+    $("redraw").replaceChildren(...tiles.map(({ img, digit }) => {
+      const tile = document.createElement("div");
+      tile.className = "tile";
+      const pic = new Image(56, 56);
+      pic.src = pngURL(img.png);
+      pic.alt = `digit ${digit} (category ${img.category}) with your codes`;
+      const meta = document.createElement("span");
+      meta.className = "meta";
+      meta.textContent = `${digit}`;
+      tile.append(pic, meta);
+      return tile;
+    }));
+    $("pad-time").textContent = ms(performance.now() - started);
+  } finally {
+    pad.busy = false;
+    if (pad.again) { pad.again = false; guarded(readDrawing); }
+  }
+}
+
+function showReading(read) {
+  $("reading").hidden = false;
+  $("read-digit").textContent = read.digit ?? `category ${read.category}`;
+  const p = read.probabilities[read.category];
+  $("read-detail").textContent = `category ${read.category}, ${Math.round(p * 100)}% sure`;
+  const probs = read.digit_probabilities || read.probabilities;
+  $("read-bars").replaceChildren(...probs.flatMap((v, d) => {
+    const label = document.createElement("span"); label.textContent = d;
+    const bar = document.createElement("span"); bar.className = "bar"; bar.style.width = `${Math.max(1, v * 100)}%`;
+    const value = document.createElement("span"); value.textContent = `${(v * 100).toFixed(1)}%`;
+    return [label, bar, value];
+  }));
+  $("read-codes").textContent = `slant ${read.codes[0].toFixed(2)}, width ${read.codes[1].toFixed(2)}`;
+  $("read-seen").src = pngURL(read.seen);
+}
+
+function setUpPad() {
+  $("draw-section").hidden = !encoderModel();
+  clearPad();
+}
+
 // ---- How a GAN learns: the 1-D GAN's snapshots (training/toy1d.py), drawn on a canvas ----------------
 const toy = { snaps: [], i: 0, timer: null };
 const TOY_COLOURS = { p_data: "#e2e8f0", p_g: "#22c55e", d: "#38bdf8", d_star: "#94a3b8" };
@@ -539,6 +635,11 @@ function wire() {
   $("arith-run").addEventListener("click", () => guarded(runArithmetic));
   $("interp-run").addEventListener("click", () => guarded(runInterpolation));
   $("interp-play").addEventListener("click", () => (state.anim.timer ? stopAnimation() : startAnimation()));
+  $("pad").addEventListener("pointerdown", padDown);
+  $("pad").addEventListener("pointermove", padMove);
+  $("pad").addEventListener("pointerup", padUp);
+  $("pad").addEventListener("pointercancel", padUp);
+  $("pad-clear").addEventListener("click", clearPad);
   $("toy-play").addEventListener("click", () => (toy.timer ? toyPause() : toyPlay()));
   $("toy-step").addEventListener("click", () => { toyPause(); toyStep(); });
   $("toy-slider").addEventListener("input", (e) => { toyPause(); toy.i = Number(e.target.value); drawToy(); });
