@@ -72,3 +72,13 @@ class DcganDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).flatten()
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The feature map of every convolutional layer before the logit (after its activation): what
+        Radford et al. (section 5.1) pool and concatenate to use D as a feature extractor."""
+        maps = []
+        for layer in self.net[:-1]:
+            x = layer(x)
+            if isinstance(layer, nn.Sequential):  # a convolution block, not Identity or the batch statistic
+                maps.append(x)
+        return maps

@@ -74,3 +74,15 @@ def test_confident_share_tells_digits_from_blends(classifier):
     ones, zeros = real[labels == 1][:100], real[labels == 0][:100]
     blends, _ = classify(classifier, (ones + zeros).clamp(-1, 1))
     assert confident_share(classifier, blends) < 0.5
+
+
+def test_two_sample_test_tells_noise_from_digits_and_not_digits_from_digits():
+    from training.evaluate import real_halves, two_sample_test
+
+    a, b = real_halves(size=600)
+    same = two_sample_test(a, b, epochs=3)
+    assert abs(same["accuracy"] - 0.5) < 4 * same["stderr"] + 0.02, same  # cannot tell real from real
+    blurred = torch.nn.functional.avg_pool2d(b, 3, 1, 1)  # digits, slightly blurred: easy to tell apart
+    apart = two_sample_test(a, blurred, epochs=3)
+    assert apart["accuracy"] > 0.9, apart
+    assert two_sample_test(a, blurred, epochs=3) == apart  # fixed seeds: the same figure twice

@@ -4,7 +4,9 @@
     python -m training.evaluate checkpoints/*.safetensors --samples 5000 --seed 0
 
 Metrics: Frechet distance between classifier features of generated and real digits (with the
-real-vs-real value as the reference), the share of samples the classifier reads with at least 90%
+real-vs-real value as the reference), a classifier two-sample test (Lopez-Paz & Oquab 2017: a fresh CNN trained
+on half of 4,500 real training digits and 4,500 samples, its accuracy on the other half, 0.5 when it cannot tell
+them apart; with its standard error and the real-vs-real baseline), the share of samples the classifier reads with at least 90%
 probability (with real digits' share as the reference), the share of each digit among samples, CGAN label accuracy and
 InfoGAN category accuracy (best one-to-one matching of categories to digits); with InfoGAN's discriminator
 beside it (NAME-discriminator), Q as an encoder: categories and codes recovered from generated images, and
@@ -14,14 +16,18 @@ held-out real digits read as the right digit. Sample grids go to docs/samples/.
 from __future__ import annotations
 
 import argparse
+import functools
+import math
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy import linalg
 from scipy.optimize import linear_sum_assignment
+from torch import nn
 
 from models import DigitClassifier, Generator
 from models.checkpoint import checkpoint_paths, load_checkpoint, update_card
@@ -111,6 +117,64 @@ def real_reference(classifier: DigitClassifier, dataset: str = "mnist-10k") -> t
     return feats[:half], feats[half:]
 
 
+class TwoSampleCritic(nn.Module):
+    """The two-sample test's fresh classifier: a small CNN telling real digits (1) from generated ones (0)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 32, 3, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(32, 64, 3, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(64, 128, 3, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Dropout(0.3), nn.Linear(128 * 16, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten()
+
+
+def two_sample_test(real: torch.Tensor, fake: torch.Tensor, seed: int = 0, epochs: int = 40) -> dict[str, float]:
+    """Classifier two-sample test (Lopez-Paz & Oquab 2017): a fresh CNN fitted on half of each set, its accuracy
+    on the other halves. 0.5: it cannot tell them apart; 1.0: it always can. Returns accuracy and its standard
+    error (binomial, over the held-out images)."""
+    n = min(len(real), len(fake))
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.cat([real[:n], fake[:n]])
+    y = torch.cat([torch.ones(n), torch.zeros(n)])
+    order = torch.randperm(2 * n, generator=gen)
+    x, y = x[order], y[order]
+    half = n  # half of the images (and, in expectation, of each set) to fit, the rest to test
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        critic = TwoSampleCritic()
+        opt = torch.optim.Adam(critic.parameters(), lr=1e-3)
+        for _ in range(epochs):
+            critic.train()
+            for idx in torch.randperm(half, generator=gen).split(128):
+                loss = F.binary_cross_entropy_with_logits(critic(x[idx]), y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        critic.eval()
+        with torch.inference_mode():
+            right = torch.cat([(critic(x[i : i + 500]) > 0).float() == y[i : i + 500]
+                               for i in range(half, 2 * n, 500)]).float()
+    accuracy = right.mean().item()
+    return {"accuracy": round(accuracy, 4), "stderr": round(math.sqrt(accuracy * (1 - accuracy) / len(right)), 4)}
+
+
+def real_halves(dataset: str = "mnist-10k", size: int = 4500) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two disjoint sets of ``size`` real training digits (fixed split), in [-1, 1]."""
+    images, _ = load_dataset(dataset, "train")
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(1))
+    images = to_unit_range(images[order])
+    return images[:size], images[size : 2 * size]
+
+
+@functools.cache
+def real_vs_real(dataset: str = "mnist-10k", seed: int = 0) -> float:
+    """The two-sample test's baseline: real digits against other real digits (about 0.5)."""
+    return two_sample_test(*real_halves(dataset), seed)["accuracy"]
+
+
 def evaluate_generator(G: Generator, classifier: DigitClassifier, n: int = 5000, seed: int = 0,
                        dataset: str = "mnist-10k") -> dict[str, Any]:
     """All metrics of one generator as ``{name: value}``."""
@@ -125,6 +189,10 @@ def evaluate_generator(G: Generator, classifier: DigitClassifier, n: int = 5000,
         "confident_share_real": confident_share(classifier, ref_b),
     }
     metrics |= digit_shares(preds)
+    real_a, _ = real_halves(dataset)
+    c2st = two_sample_test(real_a, images[: len(real_a)], seed)
+    metrics |= {"c2st_accuracy": c2st["accuracy"], "c2st_stderr": c2st["stderr"],
+                "c2st_real_vs_real": real_vs_real(dataset, seed)}
     if G.num_classes:
         metrics |= label_accuracy(preds, latents.labels.numpy())
     if G.num_categories:
