@@ -6,11 +6,11 @@
 Metrics: Frechet distance between classifier features of generated and real digits (with the
 real-vs-real value as the reference), a classifier two-sample test (Lopez-Paz & Oquab 2017: a fresh CNN trained
 on half of 4,500 real training digits and 4,500 samples, its accuracy on the other half, 0.5 when it cannot tell
-them apart; with its standard error and the real-vs-real baseline), the share of samples the classifier reads with at least 90%
-probability (with real digits' share as the reference), the share of each digit among samples, CGAN label accuracy and
-InfoGAN category accuracy (best one-to-one matching of categories to digits); with InfoGAN's discriminator
-beside it (NAME-discriminator), Q as an encoder: categories and codes recovered from generated images, and
-held-out real digits read as the right digit. Sample grids go to docs/samples/.
+them apart; with its standard error and the real-vs-real baseline), the share of samples the classifier reads
+with at least 90% probability (with real digits' share as the reference), the share of each digit among samples,
+CGAN label accuracy and InfoGAN category accuracy (best one-to-one matching of categories to digits); with
+InfoGAN's discriminator beside it (NAME-discriminator), Q as an encoder: categories and codes recovered from
+generated images, and held-out real digits read as the right digit. Sample grids go to docs/samples/.
 """
 
 from __future__ import annotations

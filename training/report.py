@@ -18,18 +18,20 @@ def pct(value: float | None) -> str:
 
 
 def model_table(directory: Path) -> str:
-    rows = ["| model | family | FD (real vs real) | confident (real) | digit shares | label acc. | category acc. "
-            "| epochs | training |",
-            "|---|---|---:|---:|---|---:|---:|---:|---|"]
+    rows = ["| model | family | FD (real vs real) | two-sample test (real vs real) | confident (real) | digit shares "
+            "| label acc. | category acc. | epochs | training |",
+            "|---|---|---:|---:|---:|---|---:|---:|---:|---|"]
     for path in sorted(directory.glob("*.json")):
         card = read_card(path)
         if card.get("kind") != "generator":
             continue
         m = card.get("metrics", {})
         shares = f"{pct(m.get('digit_share_min'))} to {pct(m.get('digit_share_max'))}" if "digit_share_min" in m else ""
+        c2st = (f"{m['c2st_accuracy']:.3f} ± {m['c2st_stderr']:.3f} ({m['c2st_real_vs_real']:.3f})"
+                if "c2st_accuracy" in m else "")
         rows.append(
             f"| `{card['name']}` | {card['family']} | {m.get('frechet_distance', '')} "
-            f"({m.get('frechet_distance_real_vs_real', '')}) | {pct(m.get('confident_share'))} "
+            f"({m.get('frechet_distance_real_vs_real', '')}) | {c2st} | {pct(m.get('confident_share'))} "
             f"({pct(m.get('confident_share_real'))}) | {shares} | {pct(m.get('label_accuracy'))} "
             f"| {pct(m.get('category_accuracy'))} | {card.get('epochs')} "
             f"| {card.get('training_time_s', 0) / 60:.0f} min, {card.get('device')} |"
