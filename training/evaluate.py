@@ -261,7 +261,8 @@ def main(argv: list[str] | None = None) -> None:
         G, card = load_checkpoint(path, expected_class=Generator)
         dataset = card.get("dataset", "mnist-10k")
         metrics = evaluate_generator(G, classifier, args.samples, args.seed, dataset)
-        q_path = checkpoint_paths(path)[1].with_suffix("").with_name(checkpoint_paths(path)[1].stem + "-discriminator")
+        card_path = checkpoint_paths(path)[1]
+        q_path = card_path.with_name(card_path.stem + "-discriminator")
         if G.num_categories and checkpoint_paths(q_path)[1].is_file():  # InfoGAN's Q beside G: the encoder
             D, _ = load_checkpoint(q_path, expected_class=InfoganDiscriminator)
             metrics |= evaluate_encoder(D, G, metrics["category_to_digit"], args.samples, args.seed, dataset)
