@@ -235,7 +235,7 @@ async def sample_png(
     request: Request,
     seed: Annotated[int | None, Query(ge=0, le=MAX_SEED)] = None,
     n: Annotated[int, Query(ge=1, le=4096)] = 1,
-    label: Annotated[int | None, Query(ge=0, le=255)] = None,
+    label: Annotated[str | None, Query(min_length=1, max_length=64, description="an index or a class name")] = None,
     category: Annotated[int | None, Query(ge=0, le=255)] = None,
     codes: Annotated[str | None, Query(max_length=512, description="comma-separated floats, e.g. 0.5,-1")] = None,
     columns: Annotated[int | None, Query(ge=1, le=64)] = None,

@@ -46,6 +46,7 @@ class Sample:
     image: Image.Image
     seed: int | None = None
     label: int | None = None
+    label_name: str | None = None
     category: int | None = None
     codes: list[float] | None = None
     z: list[float] | None = None
@@ -56,8 +57,14 @@ class Sample:
         item = dict(item)
         image = Image.open(io.BytesIO(base64.b64decode(item.pop("png"))))
         image.load()
-        known = {k: item.pop(k) for k in ("seed", "label", "category", "codes", "z") if k in item}
+        known = {k: item.pop(k) for k in ("seed", "label", "label_name", "category", "codes", "z")
+                 if k in item}
         return cls(image=image, **known, extra=item)
+
+
+def label_arg(text: str) -> int | str:
+    """--label 7 is the index 7, --label sneaker a class name."""
+    return int(text) if text.strip().isdecimal() else text
 
 
 def detail_message(response: httpx.Response) -> str:
@@ -109,8 +116,8 @@ class GanClient:
     def model(self, name: str) -> dict[str, Any]:
         return self.request("GET", f"/models/{name}").json()
 
-    def generate(self, model: str, n: int = 1, seed: int | None = None, label: int | None = None,
-                 labels: list[int] | None = None, category: int | None = None, codes: list[float] | None = None,
+    def generate(self, model: str, n: int = 1, seed: int | None = None, label: int | str | None = None,
+                 labels: list[int | str] | None = None, category: int | None = None, codes: list[float] | None = None,
                  seeds: list[int] | None = None, return_latents: bool = False) -> list[Sample]:
         """Images as PIL images with their seeds; image i of seed s is the image of seed s + i."""
         body = self.body(model=model, n=n if seeds is None else None, seed=seed, label=label, labels=labels,
@@ -185,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     def conditioning(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--label", type=int, help="CGAN digit")
+        p.add_argument("--label", type=label_arg, help="CGAN class: an index (a digit) or a class name (sneaker)")
         p.add_argument("--category", type=int, help="InfoGAN category")
         p.add_argument("--codes", type=floats, help="InfoGAN continuous codes, e.g. 0.5,-1")
 

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
                          "may run on from threads_from_rows images)")
     threads_from_rows: int = Field(64, ge=1, description="batches this large use every CPU (with threads 0)")
     channels_last: bool = Field(True, description="run convolutional generators in channels-last memory format")
+    fold_batch_norm: bool = Field(True, description="fold each generator's batch norms into the layers before them "
+                                  "(one layer instead of two; pixels within 1 grey level of the model as trained)")
     log_level: str = Field("info", description="debug, info, warning, error")
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
 
@@ -36,6 +38,9 @@ class Settings(BaseSettings):
     batching: bool = Field(True, description="micro-batch concurrent requests for the same model")
     max_batch: int = Field(256, ge=1, description="most images in one forward pass")
     max_wait_ms: float = Field(0.0, ge=0, description="extra wait for more requests (0: take what is queued)")
+    inline_rows: int = Field(8, ge=0, le=64, description="a request of at most this many images that finds its "
+                             "model idle runs at once on the event loop's thread, without the hand-off to the "
+                             "batcher (0: never)")
     queue_size: int = Field(1024, ge=1, description="requests waiting per model before 503s")
     queue_timeout_ms: float = Field(10_000, gt=0, description="a request still queued after this gets a 503")
     retry_after_s: int = Field(1, ge=0, description="Retry-After on 503s for a full queue or a queue timeout")

@@ -84,9 +84,11 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
+        self.metrics.in_flight += 1
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            self.metrics.in_flight -= 1
             seconds, method, route = time.perf_counter() - start, method_of(scope), route_of(scope)
             self.metrics.observe_request(method, route, status, seconds)
             if access_log.isEnabledFor(logging.INFO):

@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = GanService(settings, on_batch=metrics.observe_batch)
+        service = GanService(settings, on_batch=metrics.observe_batch, alone=lambda: metrics.in_flight <= 1)
         service.load_all()
         await service.start()
         app.state.service = service
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         elif request.method == "GET":  # GET /models/{name}/sample.png: the name is in the path, the rest in the query
             loc = ["path", "name"] if exc.field == "model" else ["query", exc.field]
         else:
-            loc = ["body", *exc.field.split(".")]
+            loc = ["body", *(int(part) if part.isdecimal() else part for part in exc.field.split("."))]
         kind = {404: "not_found", 503: "unavailable"}.get(exc.status, "value_error")
         return error(exc.status, exc.message, loc, kind, exc.headers)
 

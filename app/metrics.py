@@ -5,7 +5,7 @@ Requests are counted by app.http.RequestContextMiddleware, which times each requ
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class Metrics:
@@ -17,6 +17,10 @@ class Metrics:
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
                                  registry=self.registry)
         self.images = Counter("gan_images_generated", "Images generated", ["model"], registry=self.registry)
+        self.in_flight = 0  # HTTP requests being handled now (read by the batchers: alone, a request runs inline)
+        self.in_flight_gauge = Gauge("gan_http_requests_in_flight", "HTTP requests being handled",
+                                     registry=self.registry)
+        self.in_flight_gauge.set_function(lambda: self.in_flight)
         self.batch_size = Histogram("gan_batch_size", "Images per forward pass", ["model"],
                                     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), registry=self.registry)
 

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 MAX_SEED = 2**53 - 1  # seeds stay exact in JavaScript clients
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 Digit = Annotated[int, Field(ge=0, le=255, description="class index; checked against the model's number")]
+ClassName = Annotated[str, Field(min_length=1, max_length=64, examples=["sneaker"],
+                                 description="a class name from the model's class_names (GET /models)")]
+Label = Digit | ClassName
 LatentValue = Annotated[FiniteFloat, Field(ge=-1000, le=1000)]
 CodeValue = Annotated[FiniteFloat, Field(ge=-10, le=10)]
 ImageFormat = Literal["png", "json", "npy"]
@@ -23,7 +26,8 @@ class Body(BaseModel):
 class Conditioning(Body):
     """Conditional inputs; what a model takes is checked against the model."""
 
-    label: Digit | None = Field(None, description="CGAN: the digit for every image")
+    label: Label | None = Field(None, description="CGAN: the class for every image, by index (a digit) or, for "
+                                "models with class_names, by name (\"sneaker\")")
     category: Digit | None = Field(None, description="InfoGAN: the categorical code for every image")
     codes: list[CodeValue] | None = Field(None, max_length=16, description="InfoGAN: the continuous codes")
 
@@ -42,7 +46,7 @@ class GenerateRequest(Conditioning, ImageOptions):
     seed: Seed | None = Field(None, description="image i is the image of seed + i; drawn when absent")
     seeds: list[Seed] | None = Field(None, min_length=1, max_length=4096,
                                      description="one seed per image, instead of seed and n")
-    labels: list[Digit] | None = Field(None, description="CGAN: one label per image")
+    labels: list[Label] | None = Field(None, description="CGAN: one label per image (indices or class names)")
     return_latents: bool = False
 
     @model_validator(mode="after")
@@ -166,5 +170,7 @@ class ModelCard(BaseModel):
     steps: int | None = None
     training_time_s: float | None = None
     training_device: str | None = None
+    class_names: list[str] | None = Field(None, description="CGAN: the classes' names by index, where the labels are "
+                                          "not digits; a label may be given by name")
     encoder: bool = Field(False, description="InfoGAN: POST /infogan/encode reads images with this model's Q")
     metrics: dict[str, Any] = {}

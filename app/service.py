@@ -39,7 +39,7 @@ from models.checkpoint import load_checkpoint
 from models.common import one_hot
 from models.images import NoDigitError, decode_image, grid_layout, mnist_like, to_uint8
 from models.infogan import InfoganDiscriminator
-from models.runtime import available_cpus, pick_device
+from models.runtime import available_cpus, fold_batch_norm, pick_device
 
 log = logging.getLogger("gan_studio")
 
@@ -76,12 +76,38 @@ class Frames:
     columns: int | None = None
 
 
+def name_key(name: str) -> str:
+    """How a class name is matched: case, spaces, hyphens and underscores do not matter ("Ankle_Boot")."""
+    return re.sub(r"[\s_-]+", "", name.casefold())
+
+
 @dataclass
 class LoadedModel:
     name: str
     G: Generator
     card: dict[str, Any]
     batcher: MicroBatcher
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return self.card.get("class_names")
+
+    def label_index(self, value: int | str, field_name: str) -> int:
+        """A label given by index or by class name ("sneaker"; also either half of "t-shirt/top") as its index."""
+        if isinstance(value, int):
+            return value
+        if value.strip().isdecimal():
+            return int(value)
+        names = self.class_names
+        if not names:
+            raise ServiceError(422, f"model {self.name!r} has no class names: give the label as a number from 0 "
+                               f"to {self.G.num_classes - 1}, got {clip(value)!r}", field_name)
+        key = name_key(value)
+        for i, name in enumerate(names):
+            if key == name_key(name) or key in (name_key(part) for part in name.split("/")):
+                return i
+        raise ServiceError(422, f"label {clip(value)!r} is not a class of model {self.name!r}; its classes: "
+                           f"{names} (or their indices 0 to {len(names) - 1})", field_name)
 
     def public_card(self, encoder: bool = False) -> ModelCard:
         G, card = self.G, self.card
@@ -99,6 +125,7 @@ class LoadedModel:
             steps=card.get("steps"),
             training_time_s=card.get("training_time_s"),
             training_device=card.get("device"),
+            class_names=card.get("class_names"),
             encoder=encoder,
             metrics=card.get("metrics", {}),
         )
@@ -131,8 +158,11 @@ class Encoding:
 
 
 class GanService:
-    def __init__(self, settings: Settings, on_batch: Callable[[str, int], None] | None = None) -> None:
-        self.settings, self.on_batch = settings, on_batch
+    def __init__(self, settings: Settings, on_batch: Callable[[str, int], None] | None = None,
+                 alone: Callable[[], bool] = lambda: False) -> None:
+        """``alone`` says whether the request at hand is the only one the server is handling (then a small one
+        may run inline, see MicroBatcher)."""
+        self.settings, self.on_batch, self.alone = settings, on_batch, alone
         self.cpus = available_cpus()
         torch.set_num_threads(settings.threads or self.cpus)
         self.device = pick_device(settings.device)
@@ -186,7 +216,8 @@ class GanService:
         s = self.settings
         return MicroBatcher(self.forward_fn(G), self.executor, s.max_batch, s.max_wait_ms / 1000, s.queue_size,
                             enabled=s.batching, on_batch=lambda size: self.on_batch and self.on_batch(name, size),
-                            queue_timeout_s=s.queue_timeout_ms / 1000)
+                            queue_timeout_s=s.queue_timeout_ms / 1000, inline_rows=s.inline_rows,
+                            alone=self.alone)
 
     def threads_for(self, rows: int) -> int:
         """Torch threads for a batch: one for small batches (a second thread saves less than it costs the
@@ -197,6 +228,8 @@ class GanService:
 
     def forward_fn(self, G: Generator):
         device = self.device
+        if self.settings.fold_batch_norm:
+            G = fold_batch_norm(G)  # batch norm folded into the layer before it (pixels within 1 grey level)
         if self.settings.channels_last and any(p.dim() == 4 for p in G.parameters()):
             G = G.to(memory_format=torch.channels_last)  # the convolutions' faster layout on CPU (same pixels)
 
@@ -265,12 +298,14 @@ class GanService:
 
     def etag(self, req: GenerateRequest) -> str | None:
         """A strong ETag for a seeded request: a pure function of the checkpoint's sha256 and the normalised
-        parameters (and the one setting that changes pixels); None when the card has no sha256 to vouch."""
+        parameters (and the settings that may move a pixel by a grey level); None when the card has no sha256
+        to vouch."""
         sha = self.get(req.model).card.get("sha256")
         if not sha:
             return None
         key = {"sha256": sha, "params": req.model_dump(mode="json", exclude_none=True),
-               "channels_last": self.settings.channels_last, "torch": torch.__version__}
+               "channels_last": self.settings.channels_last, "fold_batch_norm": self.settings.fold_batch_norm,
+               "torch": torch.__version__}
         return '"' + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32] + '"'
 
     def check_output(self, G: Generator, n: int, fmt: str, columns: int | None, scale: int, field: str) -> None:
@@ -296,9 +331,17 @@ class GanService:
                 f"{s.max_output_pixels / 1e6:g} megapixels (GAN_MAX_OUTPUT_PIXELS): lower scale or ask for fewer "
                 "images", "scale" if scale > 1 else field)
 
-    def check_conditioning(self, G: Generator, name: str, c: Conditioning, labels: list[int] | None = None) -> None:
+    def check_conditioning(self, model: LoadedModel, c: Conditioning,
+                           labels: list[int | str] | None = None) -> list[int] | None:
+        """Checks the conditional inputs against the model; ``c.label`` given by name becomes its index. Returns
+        ``labels`` as indices."""
+        G, name = model.G, model.name
         if (c.label is not None or labels is not None) and not G.num_classes:
             raise ServiceError(422, f"model {name!r} takes no label (it is not class-conditional)", "label")
+        if c.label is not None:
+            c.label = model.label_index(c.label, "label")
+        if labels is not None:
+            labels = [model.label_index(v, f"labels.{i}") for i, v in enumerate(labels)]
         for value in ([c.label] if c.label is not None else []) + (labels or []):
             if value >= G.num_classes:
                 raise ServiceError(422, f"label must be between 0 and {G.num_classes - 1}, got {value}", "label")
@@ -316,6 +359,7 @@ class GanService:
                 raise ServiceError(
                     422, f"codes must have {G.num_continuous} values, got {len(c.codes)}", "codes"
                 )
+        return labels
 
     @staticmethod
     def check_z(G: Generator, z: list[float], field_name: str) -> torch.Tensor:
@@ -359,10 +403,12 @@ class GanService:
             raise ServiceError(503, f"model {model.name!r} is busy ({e}); retry shortly", headers=retry) from None
 
     @staticmethod
-    def describe(G: Generator, latents: Latents, i: int, with_z: bool) -> dict[str, Any]:
+    def describe(model: LoadedModel, latents: Latents, i: int, with_z: bool) -> dict[str, Any]:
         info: dict[str, Any] = {}
         if latents.labels is not None:
             info["label"] = int(latents.labels[i].argmax()) if latents.labels.dim() == 2 else int(latents.labels[i])
+            if model.class_names:
+                info["label_name"] = model.class_names[info["label"]]
         if latents.categories is not None:
             cats = latents.categories
             info["category"] = int(cats[i].argmax()) if cats.dim() == 2 else int(cats[i])
@@ -377,15 +423,15 @@ class GanService:
         model = self.get(req.model)
         G = model.G
         self.check_output(G, req.n, req.format, req.columns, req.scale, "seeds" if req.seeds else "n")
-        self.check_conditioning(G, req.model, req, req.labels)
+        labels = self.check_conditioning(model, req, req.labels)
         seed = secrets.randbelow(2**31) if req.seed is None else req.seed
         if req.seeds is None and seed + req.n - 1 > MAX_SEED:
             raise ServiceError(422, f"seed + n - 1 must be at most {MAX_SEED}", "seed")
         seeds = req.seeds or list(range(seed, seed + req.n))
         latents = self.condition(G, await self.latents_for_seeds(G, seeds), req)
-        if req.labels is not None:
-            latents.labels = torch.tensor(req.labels)
-        info = [{"seed": s} | self.describe(G, latents, i, req.return_latents) for i, s in enumerate(seeds)]
+        if labels is not None:
+            latents.labels = torch.tensor(labels)
+        info = [{"seed": s} | self.describe(model, latents, i, req.return_latents) for i, s in enumerate(seeds)]
         images = await self.run(model, latents)
         return Frames(images, info, {"seed": seeds[0]}, req.columns)
 
@@ -399,7 +445,7 @@ class GanService:
     async def interpolate(self, req: InterpolateRequest) -> Frames:
         model = self.get(req.model)
         G = model.G
-        self.check_conditioning(G, req.model, req)
+        self.check_conditioning(model, req)
         self.check_output(G, req.steps, req.format, req.columns or req.steps, req.scale, "steps")
         a = self.soft(G, self.condition(G, self.latent_of(G, req.start, "start"), req))
         b = self.soft(G, self.condition(G, self.latent_of(G, req.end, "end"), req))
@@ -409,13 +455,13 @@ class GanService:
         latents = Latents(z, mix(a.labels, b.labels), mix(a.categories, b.categories), mix(a.codes, b.codes))
         latents.z[0], latents.z[-1] = a.z[0], b.z[0]  # exact end frames
         images = await self.run(model, latents)
-        info = [{"t": round(float(t[i]), 6)} | self.describe(G, latents, i, False) for i in range(req.steps)]
+        info = [{"t": round(float(t[i]), 6)} | self.describe(model, latents, i, False) for i in range(req.steps)]
         return Frames(images, info, {"method": req.method}, req.columns or req.steps)
 
     async def arithmetic(self, req: ArithmeticRequest) -> Frames:
         model = self.get(req.model)
         G = model.G
-        self.check_conditioning(G, req.model, req)
+        self.check_conditioning(model, req)
         shown = 1 + req.neighbors + (len(req.terms) if req.format == "json" else 0)
         self.check_output(G, shown, req.format, req.columns or 1 + req.neighbors, req.scale, "neighbors")
         means = []
@@ -434,7 +480,7 @@ class GanService:
         latents = Latents(z, expand(base.labels), expand(base.categories), expand(base.codes))
         images = await self.run(model, latents)
         k = 1 + req.neighbors
-        info = [{"kind": "result" if i == 0 else "neighbor"} | self.describe(G, latents, i, True) for i in range(k)]
+        info = [{"kind": "result" if i == 0 else "neighbor"} | self.describe(model, latents, i, True) for i in range(k)]
         terms = [{"weight": term.weight, "z": means[i].tolist()} for i, term in enumerate(req.terms)]
         return Frames(images[:k], info, {"terms": terms, "term_images": images[k:]}, req.columns or k)
 
@@ -474,7 +520,7 @@ class GanService:
             keep = slice(None) if req.vary == "category" else [i for i in range(G.num_continuous) if i != req.vary]
             latents.codes[:, keep] = fixed[keep]
         images = await self.run(model, latents)
-        info = [self.describe(G, latents, i, False) for i in range(len(latents))]
+        info = [self.describe(model, latents, i, False) for i in range(len(latents))]
         extra = {"vary": req.vary, "values": [round(v, 6) for v in values], "rows": len(latents) // columns,
                  "columns": columns}
         return Frames(images, info, extra, req.columns or columns)

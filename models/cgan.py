@@ -15,17 +15,22 @@ class CganGenerator(Generator):
     family = "cgan"
 
     def __init__(self, z_dim: int = 100, num_classes: int = 10, img_shape: tuple[int, int, int] = (1, 28, 28),
-                 base_channels: int = 64) -> None:
+                 base_channels: int = 64, refine: bool = False) -> None:
         super().__init__()
         self.z_dim, self.num_classes, self.img_shape = z_dim, num_classes, tuple(img_shape)
-        self.base_channels = base_channels
+        self.base_channels, self.refine = base_channels, refine
         c = base_channels
+        # ``refine``: as DCGAN's, the last upsampling keeps c maps and a stride-1 convolution draws the image
+        output = (
+            nn.Sequential(upsample_block(2 * c, c), nn.Conv2d(c, img_shape[0], 3, 1, 1)) if refine
+            else nn.ConvTranspose2d(2 * c, img_shape[0], 4, 2, 1)
+        )
         self.net = nn.Sequential(
             nn.ConvTranspose2d(z_dim + num_classes, 4 * c, img_shape[1] // 4, 1, 0, bias=False),
             nn.BatchNorm2d(4 * c),
             nn.ReLU(True),
             upsample_block(4 * c, 2 * c),
-            nn.ConvTranspose2d(2 * c, img_shape[0], 4, 2, 1),
+            output,
             nn.Tanh(),
         )
         init_dcgan_weights(self)
@@ -38,15 +43,21 @@ class CganGenerator(Generator):
 
 
 class CganDiscriminator(nn.Module):
+    """``depth`` strided layers, as DCGAN's discriminator (2 stops at 7x7, 3 goes down to 3x3)."""
+
     def __init__(self, num_classes: int = 10, img_shape: tuple[int, int, int] = (1, 28, 28),
-                 base_channels: int = 64) -> None:
+                 base_channels: int = 64, depth: int = 2) -> None:
         super().__init__()
         self.num_classes, self.img_shape, self.base_channels = num_classes, tuple(img_shape), base_channels
+        self.depth = depth
+        side = img_shape[1] // 2**depth
+        if depth < 1 or side < 1:
+            raise ValueError(f"depth must be at least 1 and leave a map of at least 1x1, got {depth}")
         c = base_channels
         self.net = nn.Sequential(
             downsample_block(img_shape[0] + num_classes, c, batch_norm=False),
-            downsample_block(c, 2 * c),
-            nn.Conv2d(2 * c, 1, img_shape[1] // 4),
+            *(downsample_block(2 ** (i - 1) * c, 2**i * c) for i in range(1, depth)),
+            nn.Conv2d(2 ** (depth - 1) * c, 1, side),
         )
         init_dcgan_weights(self)
 

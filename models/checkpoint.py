@@ -179,6 +179,20 @@ def load_checkpoint(
     non_finite = [k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
     if non_finite:
         raise CheckpointError(f"{weights_path}: non-finite values in {non_finite[:5]}")
+    check_class_names(card, getattr(model, "num_classes", 0), card_path)
     model.load_state_dict(tensors)
     model.to(device).eval().requires_grad_(False)
     return model, card
+
+
+def check_class_names(card: dict[str, Any], num_classes: int, card_path: Path) -> None:
+    """``class_names``, when a card has them: one distinct, non-empty name of at most 64 characters per class."""
+    names = card.get("class_names")
+    if names is None:
+        return
+    if not (isinstance(names, list) and all(isinstance(n, str) and 0 < len(n) <= 64 for n in names)):
+        raise CheckpointError(f"{card_path}: 'class_names' must be a list of names of 1 to 64 characters")
+    if len(names) != num_classes:
+        raise CheckpointError(f"{card_path}: {len(names)} class_names for {num_classes} classes")
+    if len({n.casefold() for n in names}) != len(names):
+        raise CheckpointError(f"{card_path}: 'class_names' repeats a name")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -83,5 +84,38 @@ def test_a_full_queue_refuses_at_once():
             await batcher.submit(latents(1, 0.0))
         for w in waiting:
             w.cancel()
+
+    run(main())
+
+
+def test_a_small_job_alone_runs_inline_and_a_crowd_is_batched():
+    """With nothing else to batch with, a small job runs on the event loop's thread (no hand-off); a large
+    one, a job while alone() is false, and jobs arriving together go through the batcher and its executor."""
+    threads: list[str] = []
+    sizes: list[int] = []
+    alone = {"value": True}
+
+    def forward(lat: Latents) -> np.ndarray:
+        threads.append(threading.current_thread().name)
+        return lat.z.numpy().copy()
+
+    async def main():
+        batcher = MicroBatcher(forward, ThreadPoolExecutor(1, thread_name_prefix="exec"), max_batch=64,
+                               max_wait_s=0, queue_size=100, on_batch=sizes.append, inline_rows=8,
+                               alone=lambda: alone["value"])
+        batcher.start()
+        loop_thread = threading.current_thread().name
+        assert np.all(await batcher.submit(latents(8, 1.0)) == 1.0)
+        assert threads == [loop_thread]
+        await batcher.submit(latents(9, 2.0))  # over inline_rows
+        alone["value"] = False
+        await batcher.submit(latents(1, 3.0))  # other requests in flight
+        assert threads[1:] == ["exec_0", "exec_0"]
+        alone["value"] = True
+        threads.clear(), sizes.clear()
+        results = await asyncio.gather(*(batcher.submit(latents(1, float(i))) for i in range(10)))
+        assert all(np.all(r == i) for i, r in enumerate(results))
+        assert loop_thread not in threads and len(sizes) < 10  # batched, in the executor
+        await batcher.stop()
 
     run(main())

@@ -27,6 +27,12 @@ MNIST_MD5 = {
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
 DATASETS = ("mnist-10k", "mnist", "fashion-mnist")
+# The classes' names, by label index, for the datasets whose labels are not digits (written into the cards, where
+# the service reads them: `"label": "sneaker"`). Zalando's names, lower case.
+CLASS_NAMES: dict[str, list[str]] = {
+    "fashion-mnist": ["t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                      "ankle boot"],
+}
 SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 
 

@@ -246,20 +246,27 @@ def write_grids(G: Generator, name: str, out_dir: Path) -> list[Path]:
     return paths
 
 
+def classifier_for(dataset: str) -> Path:
+    """The shipped classifier that judges generators of ``dataset`` (the one `training.classifier` names)."""
+    return REPO_ROOT / "checkpoints" / f"classifier-{dataset.removesuffix('-10k')}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="+", type=Path)
-    parser.add_argument("--classifier", type=Path, default=REPO_ROOT / "checkpoints" / "classifier-mnist")
+    parser.add_argument("--classifier", type=Path, help="default: checkpoints/classifier-DATASET for each card's "
+                        "dataset (classifier-mnist for mnist-10k and mnist, classifier-fashion-mnist)")
     parser.add_argument("--samples", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grids-dir", type=Path, default=REPO_ROOT / "docs" / "samples")
     parser.add_argument("--no-write", action="store_true", help="print the figures, leave the card as it is")
     args = parser.parse_args(argv)
     torch.set_num_threads(available_cpus())
-    classifier, _ = load_checkpoint(args.classifier, expected_class=DigitClassifier)
     for path in args.checkpoints:
         G, card = load_checkpoint(path, expected_class=Generator)
         dataset = card.get("dataset", "mnist-10k")
+        classifier_path = args.classifier or classifier_for(dataset)
+        classifier, _ = load_checkpoint(classifier_path, expected_class=DigitClassifier)
         metrics = evaluate_generator(G, classifier, args.samples, args.seed, dataset)
         card_path = checkpoint_paths(path)[1]
         q_path = card_path.with_name(card_path.stem + "-discriminator")
@@ -269,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
         print(card["name"], metrics)
         if not args.no_write:
             write_grids(G, card["name"], args.grids_dir)
-            update_card(path, metrics=metrics | {"classifier": "classifier-mnist", "eval_seed": args.seed})
+            update_card(path, metrics=metrics | {"classifier": classifier_path.name, "eval_seed": args.seed})
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from models.files import atomic_write_bytes
 from models.images import save_grid
 from models.runtime import available_cpus, pick_device
 from training.config import PRESETS, TrainConfig
-from training.data import load_dataset, to_unit_range
+from training.data import CLASS_NAMES, load_dataset, to_unit_range
 from training.distributed import SINGLE_PROCESS, World, close_world, global_batch_norm, init_world
 from training.plots import plot_losses
 
@@ -355,6 +355,7 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
     card = {
         "kind": "generator",
         "dataset": cfg.dataset,
+        **({"class_names": CLASS_NAMES[cfg.dataset]} if cfg.dataset in CLASS_NAMES else {}),
         "image_size": images.shape[-1],
         "channels": images.shape[1],
         "epochs": epoch + 1,

@@ -100,9 +100,11 @@ function sampleLink(info, scale = 10) {
   return `/models/${encodeURIComponent(model().name)}/sample.png?${params}`;
 }
 
+const className = (d) => (model().class_names ? model().class_names[d] : null);
+
 function describe(info) {
   const parts = [`seed ${info.seed}`];
-  if (info.label !== undefined) parts.push(`digit ${info.label}`);
+  if (info.label !== undefined) parts.push(className(info.label) ?? `digit ${info.label}`);
   if (info.category !== undefined) parts.push(`cat ${info.category}`);
   return parts.join(", ");
 }
@@ -181,7 +183,7 @@ function sampleTile(info) {
   const meta = document.createElement("div");
   meta.className = "meta";
   const text = document.createElement("span");
-  text.textContent = info.label !== undefined ? `${info.seed} · ${info.label}` : `${info.seed}`;
+  text.textContent = info.label !== undefined ? `${info.seed} · ${className(info.label) ?? info.label}` : `${info.seed}`;
   const download = document.createElement("a");
   download.href = pngURL(info.png);
   download.download = `${model().name}-seed${info.seed}.png`;
@@ -214,16 +216,19 @@ function openLightbox(info) {
 
 function buildDigitButtons() {
   const show = Boolean(model().num_classes);
+  const named = Boolean(model().class_names);
   $("digits").hidden = !show;
+  $("digits-title").textContent = named ? "Class:" : "Digit:";
+  $("all-digits").textContent = named ? "All classes" : "All digits";
   const holder = $("digit-buttons");
   holder.replaceChildren();
   if (!show) return;
   for (let d = 0; d < model().num_classes; d++) {
     const b = document.createElement("button");
     b.type = "button";
-    b.textContent = d;
-    b.className = "digit";
-    b.setAttribute("aria-label", `Digit ${d}`);
+    b.textContent = named ? className(d) : d;
+    b.className = named ? "digit named" : "digit";
+    b.setAttribute("aria-label", named ? `Class ${className(d)}` : `Digit ${d}`);
     b.setAttribute("aria-pressed", "false");
     b.addEventListener("click", () => guarded(async () => {
       for (const other of holder.children) other.setAttribute("aria-pressed", String(other === b));
