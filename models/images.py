@@ -14,7 +14,7 @@ from models.files import atomic_write_bytes
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(N, C, H, W) floats in [-1, 1] to (N, H, W, C) uint8 (the conversion runs where the tensor is)."""
-    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    x = images.detach().float().clamp(-1, 1).add_(1).mul_(127.5).round_().to(torch.uint8)  # one new tensor
     return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
