@@ -186,13 +186,14 @@ def load_checkpoint(
 
 
 def check_class_names(card: dict[str, Any], num_classes: int, card_path: Path) -> None:
-    """``class_names``, when a card has them: one distinct, non-empty name of at most 64 characters per class."""
+    """``class_names``, when a card has them: distinct, non-empty names of at most 64 characters, one per class
+    of a class-conditional model (an unconditional one's card may name its dataset's classes)."""
     names = card.get("class_names")
     if names is None:
         return
     if not (isinstance(names, list) and all(isinstance(n, str) and 0 < len(n) <= 64 for n in names)):
         raise CheckpointError(f"{card_path}: 'class_names' must be a list of names of 1 to 64 characters")
-    if len(names) != num_classes:
+    if num_classes and len(names) != num_classes:
         raise CheckpointError(f"{card_path}: {len(names)} class_names for {num_classes} classes")
     if len({n.casefold() for n in names}) != len(names):
         raise CheckpointError(f"{card_path}: 'class_names' repeats a name")

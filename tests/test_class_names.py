@@ -115,6 +115,17 @@ def test_a_name_for_a_model_without_class_names_is_a_422(client):
     assert client.post("/generate", json={"model": "cgan-mnist", "label": "7"}).status_code == 200
 
 
+def test_an_unconditional_models_card_may_name_its_datasets_classes(tmp_path):
+    from models.dcgan import DcganGenerator
+
+    save_checkpoint(DcganGenerator(z_dim=8, base_channels=4), tmp_path / "dc", {"kind": "generator",
+                                                                               "class_names": NAMES})
+    with TestClient(create_app(Settings(checkpoint_dir=tmp_path, log_level="warning"))) as c:
+        assert c.get("/models/dc").json()["class_names"] == NAMES
+        err = error(c.post("/generate", json={"model": "dc", "label": "bag"}))
+        assert "takes no label" in err["msg"]
+
+
 @pytest.mark.parametrize("names", [NAMES[:9], NAMES[:9] + ["bag"], NAMES[:9] + [7], "sneaker", NAMES[:9] + [""]])
 def test_bad_class_names_in_a_card_make_that_model_unavailable(tmp_path, names):
     tiny_cgan(tmp_path / "bad", class_names=names)

@@ -292,3 +292,20 @@ def test_the_drawing_pad_works_by_touch_on_a_phone(browser, url):
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
     watch.assert_clean()
     context.close()
+
+
+def test_fashion_class_buttons_show_names(browser, url):
+    page, watch = open_page(browser, url, model="cgan-fashion")
+    names = page.eval_on_selector_all("#digit-buttons button", "bs => bs.map(b => b.textContent)")
+    assert names[7] == "sneaker" and names[0] == "t-shirt/top" and len(names) == 10
+    assert page.inner_text("#digits-title") == "Class:" and page.inner_text("#all-digits") == "All classes"
+    page.click("#digit-buttons button:has-text('sneaker')")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#samples .tile img')].every(i => i.alt.includes('sneaker'))")
+    rendered(page, "#samples .tile img")
+    assert "sneaker" in page.inner_text("#samples .tile .meta")
+    card = page.inner_text("#card")
+    assert "t-shirt/top, trouser" in card and "Clear images" in card
+    page.screenshot(path=str(ARTIFACTS / "demo-desktop-fashion.png"), full_page=True)
+    watch.assert_clean()
+    page.close()

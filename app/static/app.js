@@ -119,12 +119,13 @@ function renderCard(card) {
     ["Dataset", card.dataset],
     ["Image", `${card.image_size}×${card.image_size}, ${card.channels} channel(s); z has ${card.z_dim} values`],
   ];
-  if (card.num_classes) rows.push(["Labels", `${card.num_classes} digits`]);
+  const named = Boolean(card.class_names);
+  if (card.num_classes) rows.push(["Labels", named ? card.class_names.join(", ") : `${card.num_classes} digits`]);
   if (card.num_categories) rows.push(["Codes", `${card.num_categories} categories, ${card.num_continuous} continuous`]);
   if (card.epochs) rows.push(["Training", `${card.epochs} epochs, ${card.steps} steps, ${fmt(card.training_time_s, 0)} s on ${card.training_device}`]);
   if (m.frechet_distance !== undefined) rows.push(["Fréchet distance", `${fmt(m.frechet_distance)} (real vs real: ${fmt(m.frechet_distance_real_vs_real)})`]);
-  if (m.confident_share !== undefined) rows.push(["Clear digits", `${fmt(m.confident_share * 100, 1)}% (real: ${fmt(m.confident_share_real * 100, 1)}%)`]);
-  if (m.digit_share_min !== undefined) rows.push(["Digit shares", `${fmt(m.digit_share_min * 100, 1)}% to ${fmt(m.digit_share_max * 100, 1)}%`]);
+  if (m.confident_share !== undefined) rows.push([named ? "Clear images" : "Clear digits", `${fmt(m.confident_share * 100, 1)}% (real: ${fmt(m.confident_share_real * 100, 1)}%)`]);
+  if (m.digit_share_min !== undefined) rows.push([named ? "Class shares" : "Digit shares", `${fmt(m.digit_share_min * 100, 1)}% to ${fmt(m.digit_share_max * 100, 1)}%`]);
   if (m.label_accuracy !== undefined) rows.push(["Label accuracy", `${fmt(m.label_accuracy * 100, 1)}%`]);
   if (m.category_accuracy !== undefined) rows.push(["Category accuracy", `${fmt(m.category_accuracy * 100, 1)}% (category → digit: ${m.category_to_digit.join(" ")})`]);
   const dl = $("card");
