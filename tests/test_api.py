@@ -252,6 +252,7 @@ def test_metrics_count_requests_images_and_batches(client):
     assert 'gan_http_request_duration_seconds_bucket{le="0.001",method="POST",route="/generate"}' in text
     assert 'gan_images_generated_total{model="gan-mnist"}' in text
     assert "gan_batch_size_bucket" in text
+    assert "gan_http_requests_in_flight 1.0" in text  # the /metrics request itself; none left over
 
 
 def test_openapi_documents_every_route(client):
