@@ -42,6 +42,17 @@ def test_client_generates_images_with_seeds_and_labels(url):
         assert pixels.shape == (16, 28, 28, 1) and pixels[3, :, :, 0].tobytes() == samples[3].image.tobytes()
 
 
+def test_client_and_cli_ask_for_a_class_by_name(url, tmp_path):
+    with GanClient(url) as client:
+        named = client.generate(model="cgan-fashion", label="sneaker", n=3, seed=5)
+        assert [(s.label, s.label_name) for s in named] == [(7, "sneaker")] * 3
+        by_index = client.generate(model="cgan-fashion", label=7, n=3, seed=5)
+        assert [s.image.tobytes() for s in named] == [s.image.tobytes() for s in by_index]
+    out = tmp_path / "bags.png"
+    assert main(["--url", url, "generate", "--model", "cgan-fashion", "--label", "bag", "--n", "4", "-o", str(out)]) == 0
+    assert Image.open(out).size == (2 * 30 + 2, 2 * 30 + 2)
+
+
 def test_client_reports_4xx_with_the_servers_message(url):
     with GanClient(url) as client:
         with pytest.raises(GanClientError, match="label") as info:
