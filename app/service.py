@@ -7,6 +7,7 @@ PNG or JSON. Torch work runs on one executor thread through each model's micro-b
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import logging
@@ -234,8 +235,8 @@ class GanService:
 
     def forward_fn(self, G: Generator):
         device = self.device
-        if self.settings.fold_batch_norm:
-            G = fold_batch_norm(G)  # batch norm folded into the layer before it (pixels within 1 grey level)
+        # The running copy: the loaded model itself is left as it is.
+        G = fold_batch_norm(G) if self.settings.fold_batch_norm else copy.deepcopy(G)  # within 1 grey level
         if self.settings.channels_last and any(p.dim() == 4 for p in G.parameters()):
             G = G.to(memory_format=torch.channels_last)  # the convolutions' faster layout on CPU (same pixels)
 

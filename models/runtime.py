@@ -51,7 +51,7 @@ def available_cpus() -> int:
 FOLDABLE = (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d)
 
 
-def fold_batch_norm(model: torch.nn.Module) -> torch.nn.Module:
+def fold_batch_norm(model: torch.nn.Module, into: tuple[type[torch.nn.Module], ...] = FOLDABLE) -> torch.nn.Module:
     """A copy of ``model`` for inference with every batch norm that directly follows a linear layer or a
     convolution (in a Sequential) folded into that layer's weights and bias: in eval mode batch norm is an
     affine map per channel, so the pair is one layer. The same function up to float rounding, one module call
@@ -68,7 +68,7 @@ def fold_batch_norm(model: torch.nn.Module) -> torch.nn.Module:
         for layer in seq:
             previous = layers[-1] if layers else None
             if (isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) and layer.track_running_stats
-                    and isinstance(previous, FOLDABLE)):
+                    and isinstance(previous, into)):
                 if isinstance(previous, torch.nn.Linear):
                     layers[-1] = fuse_linear_bn_eval(previous, layer)
                 else:
@@ -83,3 +83,4 @@ def fold_batch_norm(model: torch.nn.Module) -> torch.nn.Module:
             if isinstance(grandchild, torch.nn.Sequential) and not isinstance(child, torch.nn.Sequential):
                 setattr(child, child_name, fold(grandchild))
     return model
+

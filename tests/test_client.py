@@ -49,7 +49,8 @@ def test_client_and_cli_ask_for_a_class_by_name(url, tmp_path):
         by_index = client.generate(model="cgan-fashion", label=7, n=3, seed=5)
         assert [s.image.tobytes() for s in named] == [s.image.tobytes() for s in by_index]
     out = tmp_path / "bags.png"
-    assert main(["--url", url, "generate", "--model", "cgan-fashion", "--label", "bag", "--n", "4", "-o", str(out)]) == 0
+    args = ["--url", url, "generate", "--model", "cgan-fashion", "--label", "bag", "--n", "4", "-o", str(out)]
+    assert main(args) == 0
     assert Image.open(out).size == (2 * 30 + 2, 2 * 30 + 2)
 
 
