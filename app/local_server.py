@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from models.files import REPO_ROOT
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""The one way this project writes a file: whole or not at all.
+"""The one way this project writes a file (whole or not at all), and where the project's root is.
 
     atomic_write_bytes(Path("runs/x/train_state.safetensors"), data)
 
@@ -15,6 +15,7 @@ import os
 import signal
 from pathlib import Path
 
+REPO_ROOT = Path(__file__).resolve().parent.parent  # the checkout (or, installed as a copy, site-packages)
 CRASH_AFTER_WRITES = "GAN_CRASH_AFTER_WRITES"
 _operations = 0
 

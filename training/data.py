@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from models.files import REPO_ROOT
+
 BUNDLED_DIR = REPO_ROOT / "data" / "mnist-10k"
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 MNIST_MIRROR = "https://storage.googleapis.com/cvdf-datasets/mnist/"

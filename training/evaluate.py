@@ -31,12 +31,11 @@ from torch import nn
 
 from models import DigitClassifier, Generator
 from models.checkpoint import checkpoint_paths, load_checkpoint, update_card
+from models.files import REPO_ROOT
 from models.images import save_grid
 from models.infogan import InfoganDiscriminator
 from models.runtime import available_cpus
 from training.data import load_dataset, to_unit_range
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @torch.inference_mode()

@@ -30,10 +30,10 @@ from sklearn.svm import LinearSVC
 
 from models.checkpoint import load_checkpoint
 from models.dcgan import DcganDiscriminator
+from models.files import REPO_ROOT
 from models.runtime import available_cpus
 from training.data import load_dataset, to_unit_range
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 C_GRID = [1e-4, 1e-3, 1e-2, 1e-1]
 
 

@@ -9,8 +9,7 @@ import argparse
 from pathlib import Path
 
 from models.checkpoint import read_card
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from models.files import REPO_ROOT
 
 
 def pct(value: float | None) -> str:
