@@ -31,10 +31,11 @@ from app.local_server import free_port, running_server  # noqa: E402
 from models import DigitClassifier  # noqa: E402
 from models.checkpoint import load_checkpoint  # noqa: E402
 
-MODELS = {"gan-mnist", "dcgan-mnist", "cgan-mnist", "infogan-mnist"}
+MODELS = {"gan-mnist", "dcgan-mnist", "cgan-mnist", "infogan-mnist", "dcgan-fashion", "cgan-fashion"}
 SEEDED = [{"model": "dcgan-mnist", "seed": 123, "n": 16, "scale": 2},
           {"model": "cgan-mnist", "label": 3, "seed": 7, "n": 4},
-          {"model": "infogan-mnist", "category": 2, "codes": [0.5, -1], "seed": 9, "n": 3}]
+          {"model": "infogan-mnist", "category": 2, "codes": [0.5, -1], "seed": 9, "n": 3},
+          {"model": "cgan-fashion", "label": "sneaker", "seed": 5, "n": 4}]
 
 
 def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess:
