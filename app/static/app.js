@@ -143,7 +143,7 @@ async function loadModels() {
   const select = $("model");
   select.replaceChildren(...state.models.map((m) => new Option(`${m.name} (${m.family})`, m.name)));
   const wanted = new URLSearchParams(location.hash.slice(1)).get("model");
-  const initial = state.models.find((m) => m.name === wanted) || state.models.find((m) => m.family === "dcgan") || state.models[0];
+  const initial = state.models.find((m) => m.name === wanted) || state.models.find((m) => m.name === "dcgan-mnist") || state.models.find((m) => m.family === "dcgan") || state.models[0];
   if (!initial) throw new Error("no models are loaded on the server");
   select.value = initial.name;
   setUpPad();
