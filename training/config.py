@@ -70,7 +70,7 @@ PRESETS: dict[str, TrainConfig] = {
         d_kwargs={"base_channels": 64}, translate=2, lambda_cont=1.0,
     ),
     # Fashion-MNIST (60,000 training images): the dcgan-mnist recipe with z of 64 values (clothes vary more than
-    # digits within a class), 10 epochs: about 9,400 steps, 31 minutes alone on this 2-core machine.
+    # digits within a class), 10 epochs: about 9,400 steps, an estimated 31 minutes alone on this 2-core machine.
     "dcgan-fashion": TrainConfig(
         "dcgan-fashion", "dcgan", dataset="fashion-mnist", epochs=10, lr_g=1e-3, lr_d=4e-4,
         g_kwargs={"z_dim": 64, "base_channels": 48, "refine": True}, d_kwargs={"base_channels": 48, "depth": 3},
