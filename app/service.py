@@ -212,16 +212,17 @@ class GanService:
                     log.info("loaded %s (InfoGAN's Q for %s) on %s", name, card["generator"], self.device)
                 if not isinstance(model, Generator):
                     continue  # discriminators and the evaluation classifier live beside the generators
-                self.warm_up(model)  # a model that cannot run a batch is reported, not served
-                self.models[name] = LoadedModel(name, model, card, self.make_batcher(name, model))
+                forward = self.forward_fn(model)  # the running copy, made once
+                self.warm_up(model, forward)  # a model that cannot run a batch is reported, not served
+                self.models[name] = LoadedModel(name, model, card, self.make_batcher(name, forward))
                 log.info("loaded %s (%s) on %s", name, card["class_name"], self.device)
             except Exception as e:  # noqa: BLE001 - any broken file is reported, the rest still serve
                 self.unavailable[name] = public_reason(e)
                 log.error("checkpoint %s unavailable: %s", name, e)  # the full story, paths included
 
-    def make_batcher(self, name: str, G: Generator) -> MicroBatcher:
+    def make_batcher(self, name: str, forward: Callable[[Latents], np.ndarray]) -> MicroBatcher:
         s = self.settings
-        return MicroBatcher(self.forward_fn(G), self.executor, s.max_batch, s.max_wait_ms / 1000, s.queue_size,
+        return MicroBatcher(forward, self.executor, s.max_batch, s.max_wait_ms / 1000, s.queue_size,
                             enabled=s.batching, on_batch=lambda size: self.on_batch and self.on_batch(name, size),
                             queue_timeout_s=s.queue_timeout_ms / 1000, inline_rows=s.inline_rows,
                             alone=self.alone)
@@ -250,9 +251,8 @@ class GanService:
 
         return forward
 
-    def warm_up(self, G: Generator) -> None:
-        """One small and one large batch, on the torch thread (where batches run)."""
-        forward = self.forward_fn(G)
+    def warm_up(self, G: Generator, forward: Callable[[Latents], np.ndarray]) -> None:
+        """One small and one large batch through ``forward``, on the torch thread (where batches run)."""
         for n in (1, min(self.settings.max_batch, 64)):
             self.executor.submit(forward, self.soft(G, G.latents_for_seeds(range(n)))).result()
 
