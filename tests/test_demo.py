@@ -186,7 +186,9 @@ def test_the_page_asks_for_an_api_key_when_the_server_wants_one(browser):
     with running_server(env) as base:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(base + "/")
-        page.wait_for_selector("#key-dialog[open]")
+        page.wait_for_selector("#key-dialog[open], #error:not([hidden])")
+        assert page.is_hidden("#error"), page.inner_text("#error")  # says why if the dialog never opened
+        assert page.is_visible("#key-dialog[open]")
         page.fill("#key-input", "demo-key")
         page.click("#key-submit")
         page.wait_for_selector("#samples .tile img")
