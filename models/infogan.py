@@ -25,10 +25,11 @@ class InfoganGenerator(Generator):
     family = "infogan"
 
     def __init__(self, z_dim: int = 62, num_categories: int = 10, num_continuous: int = 2,
-                 img_shape: tuple[int, int, int] = (1, 28, 28), base_channels: int = 64) -> None:
+                 img_shape: tuple[int, int, int] = (1, 28, 28), base_channels: int = 64,
+                 refine: bool = False) -> None:
         super().__init__()
         self.z_dim, self.num_categories, self.num_continuous = z_dim, num_categories, num_continuous
-        self.img_shape, self.base_channels = tuple(img_shape), base_channels
+        self.img_shape, self.base_channels, self.refine = tuple(img_shape), base_channels, refine
         c, side = base_channels, img_shape[1] // 4
         self.project = nn.Sequential(
             nn.Linear(z_dim + num_categories + num_continuous, 2 * c * side * side, bias=False),
@@ -36,11 +37,12 @@ class InfoganGenerator(Generator):
             nn.ReLU(True),
             nn.Unflatten(1, (2 * c, side, side)),
         )
-        self.net = nn.Sequential(
-            upsample_block(2 * c, c),
-            nn.ConvTranspose2d(c, img_shape[0], 4, 2, 1),
-            nn.Tanh(),
+        # ``refine``: as DCGAN's, the last upsampling keeps c maps and a stride-1 convolution draws the image
+        output = (
+            nn.Sequential(upsample_block(c, c), nn.Conv2d(c, img_shape[0], 3, 1, 1)) if refine
+            else nn.ConvTranspose2d(c, img_shape[0], 4, 2, 1)
         )
+        self.net = nn.Sequential(upsample_block(2 * c, c), output, nn.Tanh())
         init_dcgan_weights(self)
 
     def forward(self, latents: Latents) -> torch.Tensor:

@@ -146,3 +146,19 @@ def test_a_seeds_latent_is_the_prior_drawn_from_a_generator_seeded_with_it(famil
             assert (expected is None) == (got is None), name
             if expected is not None:
                 assert torch.equal(got[i : i + 1], expected), (family, seed, name)
+
+
+@pytest.mark.parametrize("family", ["dcgan", "cgan", "infogan"])
+def test_refine_draws_the_image_with_a_full_resolution_convolution(family):
+    """``refine`` (the DCGAN recipe's generator): the last upsampling keeps feature maps at 28x28 and a
+    stride-1 convolution draws the image from them; without it the old layout (and old checkpoints) stay."""
+    from torch import nn
+
+    g_cls, _ = FAMILIES[family]
+    kwargs = TINY[family][0]
+    plain, refined = g_cls(**kwargs), g_cls(**kwargs, refine=True)
+    last = [m for m in refined.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
+    assert type(last) is nn.Conv2d and last.stride == (1, 1) and last.kernel_size == (3, 3)
+    assert type([m for m in plain.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]) is nn.ConvTranspose2d
+    images = refined.eval()(refined.latents_for_seeds([1, 2]))
+    assert images.shape == (2, 1, 28, 28) and images.min() >= -1 and images.max() <= 1
