@@ -38,7 +38,6 @@ from app.schemas import (
 )
 from models import Generator, Latents
 from models.checkpoint import load_checkpoint
-from models.common import one_hot
 from models.images import NoDigitError, decode_image, grid_layout, mnist_like, to_uint8
 from models.infogan import InfoganDiscriminator
 from models.runtime import available_cpus, fold_batch_norm, pick_device
@@ -254,7 +253,7 @@ class GanService:
     def warm_up(self, G: Generator, forward: Callable[[Latents], np.ndarray]) -> None:
         """One small and one large batch through ``forward``, on the torch thread (where batches run)."""
         for n in (1, min(self.settings.max_batch, 64)):
-            self.executor.submit(forward, self.soft(G, G.latents_for_seeds(range(n)))).result()
+            self.executor.submit(forward, G.one_hot_rows(G.latents_for_seeds(range(n)))).result()
 
     async def start(self) -> None:
         for m in self.models.values():
@@ -377,27 +376,6 @@ class GanService:
         return torch.tensor(z, dtype=torch.float32)
 
     @staticmethod
-    def condition(G: Generator, latents: Latents, c: Conditioning) -> Latents:
-        """Overrides the drawn conditional inputs with those the request gives."""
-        n = len(latents)
-        if c.label is not None:
-            latents.labels = torch.full((n,), c.label)
-        if c.category is not None:
-            latents.categories = torch.full((n,), c.category)
-        if c.codes is not None:
-            latents.codes = torch.tensor(c.codes, dtype=torch.float32).expand(n, -1).clone()
-        return latents
-
-    @staticmethod
-    def soft(G: Generator, latents: Latents) -> Latents:
-        """Labels and categories as one-hot rows, so that any two requests can share a batch."""
-        if latents.labels is not None:
-            latents.labels = one_hot(latents.labels, G.num_classes)
-        if latents.categories is not None:
-            latents.categories = one_hot(latents.categories, G.num_categories)
-        return latents
-
-    @staticmethod
     async def latents_for_seeds(G: Generator, seeds: list[int]) -> Latents:
         """Drawing many seeds' latents takes milliseconds: off the event loop then, inline when it is tiny."""
         if len(seeds) <= 8:
@@ -406,7 +384,7 @@ class GanService:
 
     async def run(self, model: LoadedModel, latents: Latents) -> np.ndarray:
         try:
-            return await model.batcher.submit(self.soft(model.G, latents))
+            return await model.batcher.submit(model.G.one_hot_rows(latents))
         except (QueueFull, QueueTimeout) as e:
             retry = {"Retry-After": str(self.settings.retry_after_s)}
             raise ServiceError(503, f"model {model.name!r} is busy ({e}); retry shortly", headers=retry) from None
@@ -437,7 +415,7 @@ class GanService:
         if req.seeds is None and seed + req.n - 1 > MAX_SEED:
             raise ServiceError(422, f"seed + n - 1 must be at most {MAX_SEED}", "seed")
         seeds = req.seeds or list(range(seed, seed + req.n))
-        latents = self.condition(G, await self.latents_for_seeds(G, seeds), req)
+        latents = G.condition(await self.latents_for_seeds(G, seeds), req.label, req.category, req.codes)
         if labels is not None:
             latents.labels = torch.tensor(labels)
         # what made each image is told in JSON only (PNG and npy give the first seed in a header)
@@ -458,8 +436,8 @@ class GanService:
         G = model.G
         self.check_conditioning(model, req)
         self.check_output(G, req.steps, req.format, req.columns or req.steps, req.scale, "steps")
-        a = self.soft(G, self.condition(G, self.latent_of(G, req.start, "start"), req))
-        b = self.soft(G, self.condition(G, self.latent_of(G, req.end, "end"), req))
+        a = G.one_hot_rows(G.condition(self.latent_of(G, req.start, "start"), req.label, req.category, req.codes))
+        b = G.one_hot_rows(G.condition(self.latent_of(G, req.end, "end"), req.label, req.category, req.codes))
         t = torch.linspace(0, 1, req.steps)
         mix = lambda x, y: None if x is None else (1 - t[:, None]) * x + t[:, None] * y  # noqa: E731
         z = slerp(a.z[0], b.z[0], t) if req.method == "slerp" else mix(a.z, b.z)
@@ -485,7 +463,7 @@ class GanService:
         gen = torch.Generator().manual_seed(req.seed)
         noise = (torch.rand(req.neighbors, G.z_dim, generator=gen) * 2 - 1) * 0.25
         z = torch.cat([result[None], result + noise, torch.stack(means)])
-        base = self.condition(G, G.latents_for_seeds([req.seed]), req)
+        base = G.condition(G.latents_for_seeds([req.seed]), req.label, req.category, req.codes)
         rows = len(z)
         expand = lambda t: None if t is None else t.expand(rows, *t.shape[1:]).clone()  # noqa: E731
         latents = Latents(z, expand(base.labels), expand(base.categories), expand(base.codes))

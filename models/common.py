@@ -66,6 +66,38 @@ class Generator(nn.Module):
             codes = torch.rand(n, self.num_continuous, generator=generator) * 2 - 1
         return Latents(z, labels, categories, codes)
 
+    def balanced_prior(self, n: int, generator: torch.Generator | None = None, repeat: int = 1) -> Latents:
+        """``prior(n, generator)`` with every class and category equally often: row i gets index
+        ``i // repeat`` modulo their count (``repeat=10``: a grid of ten columns has one per row)."""
+        latents = self.prior(n, generator)
+        index = torch.arange(n) // repeat
+        if self.num_classes:
+            latents.labels = index % self.num_classes
+        if self.num_categories:
+            latents.categories = index % self.num_categories
+        return latents
+
+    def condition(self, latents: Latents, label: int | None = None, category: int | None = None,
+                  codes: Sequence[float] | None = None) -> Latents:
+        """Sets the conditional inputs given (one label, category or code vector for every row), in place."""
+        n = len(latents)
+        if label is not None:
+            latents.labels = torch.full((n,), label)
+        if category is not None:
+            latents.categories = torch.full((n,), category)
+        if codes is not None:
+            latents.codes = torch.tensor(codes, dtype=torch.float32).expand(n, -1).clone()
+        return latents
+
+    def one_hot_rows(self, latents: Latents) -> Latents:
+        """The canonical form the networks take: labels and categories as (soft) one-hot rows, so latents
+        from any requests stack into one batch. In place; rows already one-hot are kept."""
+        if latents.labels is not None:
+            latents.labels = one_hot(latents.labels, self.num_classes)
+        if latents.categories is not None:
+            latents.categories = one_hot(latents.categories, self.num_categories)
+        return latents
+
     def latents_for_seeds(self, seeds: Sequence[int]) -> Latents:
         """One latent per seed, each drawn as ``prior(1, torch.Generator().manual_seed(seed))`` would draw it:
         seed s always gives the same image. (One generator, reseeded per row, writing into the rows in place:

@@ -157,8 +157,37 @@ def test_refine_draws_the_image_with_a_full_resolution_convolution(family):
     g_cls, _ = FAMILIES[family]
     kwargs = TINY[family][0]
     plain, refined = g_cls(**kwargs), g_cls(**kwargs, refine=True)
-    last = [m for m in refined.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
-    assert type(last) is nn.Conv2d and last.stride == (1, 1) and last.kernel_size == (3, 3)
-    assert type([m for m in plain.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]) is nn.ConvTranspose2d
+    last = lambda G: [m for m in G.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]  # noqa: E731
+    assert type(last(refined)) is nn.Conv2d and last(refined).stride == (1, 1) and last(refined).kernel_size == (3, 3)
+    assert type(last(plain)) is nn.ConvTranspose2d
     images = refined.eval()(refined.latents_for_seeds([1, 2]))
     assert images.shape == (2, 1, 28, 28) and images.min() >= -1 and images.max() <= 1
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_the_latent_recipe_lives_on_the_model(family):
+    """balanced_prior, condition and one_hot_rows: the one place service, training and evaluation build
+    latents from; the canonical form the networks take is one-hot rows, and it leaves the images as they are."""
+    G, _ = tiny(family)
+    drawn = G.prior(30, torch.Generator().manual_seed(5))
+    balanced = G.balanced_prior(30, torch.Generator().manual_seed(5), repeat=3)
+    assert torch.equal(balanced.z, drawn.z)  # only the classes and categories are laid out
+    for field, count in (("labels", G.num_classes), ("categories", G.num_categories)):
+        values = getattr(balanced, field)
+        if count:
+            assert values.tolist() == [i // 3 % count for i in range(30)]
+        else:
+            assert values is None
+    latents = G.condition(G.latents_for_seeds([1, 2, 3]), label=4 if G.num_classes else None,
+                          category=2 if G.num_categories else None,
+                          codes=[0.5] * G.num_continuous if G.num_continuous else None)
+    if G.num_classes:
+        assert latents.labels.tolist() == [4, 4, 4]
+    if G.num_categories:
+        assert latents.categories.tolist() == [2, 2, 2] and latents.codes.tolist() == [[0.5, 0.5]] * 3
+    as_index = G(latents)
+    rows = G.one_hot_rows(latents)
+    for field in ("labels", "categories"):
+        if getattr(rows, field) is not None:
+            assert getattr(rows, field).dim() == 2 and getattr(rows, field).sum(1).eq(1).all()
+    assert torch.allclose(G(rows), as_index)

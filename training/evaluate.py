@@ -96,12 +96,7 @@ def category_accuracy(preds: np.ndarray, categories: np.ndarray, num_categories:
 @torch.inference_mode()
 def generate(G: Generator, n: int, seed: int, batch_size: int = 500) -> tuple[torch.Tensor, Any]:
     """``n`` samples with balanced labels/categories (i % 10), the rest drawn from the priors."""
-    gen = torch.Generator().manual_seed(seed)
-    latents = G.prior(n, gen)
-    if G.num_classes:
-        latents.labels = torch.arange(n) % G.num_classes
-    if G.num_categories:
-        latents.categories = torch.arange(n) % G.num_categories
+    latents = G.balanced_prior(n, torch.Generator().manual_seed(seed))
     device = next(G.parameters()).device
     images = torch.cat([G(latents[i : i + batch_size].to(device)).cpu() for i in range(0, n, batch_size)])
     return images, latents

@@ -224,14 +224,8 @@ class Trainer:
 
 
 def fixed_latents(G: Generator, n: int = 100) -> Any:
-    """The same latents every epoch; CGAN rows are labels, InfoGAN rows are categories."""
-    latents = G.prior(n, torch.Generator().manual_seed(1234))
-    rows = torch.arange(n) // 10 % 10
-    if G.num_classes:
-        latents.labels = rows % G.num_classes
-    if G.num_categories:
-        latents.categories = rows % G.num_categories
-    return latents
+    """The same latents every epoch; in a grid of ten columns each row is one label (CGAN) or category (InfoGAN)."""
+    return G.balanced_prior(n, torch.Generator().manual_seed(1234), repeat=10)
 
 
 STATE_FILE = "train_state.safetensors"
