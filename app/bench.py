@@ -15,6 +15,7 @@ ratios the goals are stated in; ``--json`` and ``--markdown`` write them.
     python -m app.bench                                  # all four models, 4 s per point
     python -m app.bench --models dcgan-mnist --seconds 8 --json docs/bench-cpu.json --markdown docs/bench-cpu.md
     python -m app.bench --device cuda                    # on a GPU machine
+    python -m app.bench --device cuda --precision float16   # the project in float16; the naive server stays float32
 """
 
 from __future__ import annotations
@@ -246,8 +247,9 @@ def bench_model(model: str, device: str, seconds: float, workers: int) -> dict:
 
 def markdown(all_results: dict, device: str, seconds: float, workers: int) -> str:
     tool = "wrk (1 thread)" if shutil.which("wrk") else "the bench's asyncio client"
+    precision = os.environ.get("GAN_PRECISION", "float32")
     lines = [f"`python -m app.bench` on {machine(device)}, {seconds:g} s per point, load from {tool} on the same "
-             "machine, each request its own seed.", ""]
+             f"machine, each request its own seed; the project's generators in {precision}.", ""]
     for model, r in all_results.items():
         lines += [f"### {model}", "", "| single-image POST /generate | req/s | p50 ms | p99 ms |",
                   "|---|---:|---:|---:|"]
@@ -272,6 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated")
     parser.add_argument("--seconds", type=float, default=4.0, help="duration of each measurement")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--precision", choices=["float32", "float16", "bfloat16"],
+                        help="GAN_PRECISION for the project's servers and its in-process path (default: as set)")
     parser.add_argument("--workers", type=int, default=2, help="also measure GAN_WORKERS=this (1: skip)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--markdown", type=Path, help="write the tables here")
@@ -281,6 +285,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.serve_naive:
         serve_naive(args.models, args.port, args.device)
         return
+    if args.precision:  # the servers inherit the environment; the in-process path reads it through Settings
+        os.environ["GAN_PRECISION"] = args.precision
     results = {model: bench_model(model, args.device, args.seconds, args.workers) for model in args.models.split(",")}
     text = markdown(results, args.device, args.seconds, args.workers)
     print(text)

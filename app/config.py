@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     channels_last: bool = Field(True, description="run convolutional generators in channels-last memory format")
     fold_batch_norm: bool = Field(True, description="fold each generator's batch norms into the layers before them "
                                   "(one layer instead of two; pixels within 1 grey level of the model as trained)")
+    precision: Literal["float32", "float16", "bfloat16"] = Field(
+        "float32", description="the generators' arithmetic: float16 keeps pixels within 2 grey levels, bfloat16 "
+        "moves a few by up to 13 (both meant for GPUs; on CPUs they are slower)")
     log_level: str = Field("info", description="debug, info, warning, error")
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
 

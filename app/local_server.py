@@ -87,9 +87,16 @@ def wait_for_replicas(url: str, count: int, timeout: float, exclude: set[str] = 
     """Sends requests until ``count`` replicas (not in ``exclude``) have answered; returns all ids seen."""
     seen: set[str] = set()
     deadline = time.monotonic() + timeout
+
+    def ask(_: int) -> httpx.Response | None:
+        try:
+            return client.get("/readyz")
+        except httpx.HTTPError:  # a replica still starting (or a busy machine) may not answer in time: ask again
+            return None
+
     with httpx.Client(base_url=url, timeout=10) as client, ThreadPoolExecutor(4) as pool:
         while time.monotonic() < deadline:
-            answers = list(pool.map(lambda _: client.get("/readyz"), range(8)))
+            answers = [r for r in pool.map(ask, range(8)) if r is not None]
             seen |= {r.headers.get("x-replica") for r in answers if r.status_code == 200} - {None}
             if len(seen - exclude) >= count:
                 return seen

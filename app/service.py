@@ -40,7 +40,7 @@ from models import Generator, Latents
 from models.checkpoint import load_checkpoint
 from models.images import NoDigitError, decode_image, grid_layout, mnist_like, to_uint8
 from models.infogan import InfoganDiscriminator
-from models.runtime import available_cpus, fold_batch_norm, pick_device
+from models.runtime import PRECISIONS, available_cpus, fold_batch_norm, pick_device
 
 log = logging.getLogger("gan_studio")
 TORCH_THREAD = "torch"  # the executor thread's name prefix: the one thread that runs torch with several threads
@@ -239,6 +239,9 @@ class GanService:
         G = fold_batch_norm(G) if self.settings.fold_batch_norm else copy.deepcopy(G)  # within 1 grey level
         if self.settings.channels_last and any(p.dim() == 4 for p in G.parameters()):
             G = G.to(memory_format=torch.channels_last)  # the convolutions' faster layout on CPU (same pixels)
+        dtype = PRECISIONS[self.settings.precision]
+        G = G.to(dtype)
+        dtype_in = None if dtype == torch.float32 else dtype  # latents arrive as float32 one-hot rows
 
         @torch.inference_mode()
         def forward(latents: Latents) -> np.ndarray:
@@ -246,7 +249,7 @@ class GanService:
             threads = self.threads_for(len(latents)) if on_torch_thread else 1
             if torch.get_num_threads() != threads:
                 torch.set_num_threads(threads)
-            return to_uint8(G(latents.to(device)))
+            return to_uint8(G(latents.to(device, dtype_in)))
 
         return forward
 
@@ -313,6 +316,7 @@ class GanService:
             return None
         key = {"sha256": sha, "params": req.model_dump(mode="json", exclude_none=True),
                "channels_last": self.settings.channels_last, "fold_batch_norm": self.settings.fold_batch_norm,
+               "precision": self.settings.precision,
                "torch": torch.__version__}
         return '"' + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32] + '"'
 

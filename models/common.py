@@ -19,8 +19,12 @@ class Latents:
     categories: torch.Tensor | None = None  # InfoGAN: categorical code per image, or soft one-hot rows
     codes: torch.Tensor | None = None  # InfoGAN: continuous codes, shape (n, num_continuous)
 
-    def to(self, device: torch.device | str) -> Latents:
-        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Latents:
+        """On ``device``; with ``dtype``, the floating fields (z, codes, one-hot rows) cast to it too."""
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            if t is None:
+                return None
+            return t.to(device, dtype) if dtype is not None and t.is_floating_point() else t.to(device)
         return Latents(move(self.z), move(self.labels), move(self.categories), move(self.codes))
 
     def __len__(self) -> int:

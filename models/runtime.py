@@ -48,6 +48,12 @@ def available_cpus() -> int:
     return max(1, cpus)
 
 
+# GAN_PRECISION / --precision: the generator's weights and latents in this type (images come back as float32).
+# float16 keeps the shipped generators' pixels within 2 grey levels, bfloat16 moves some by up to 13
+# (tests/test_precision.py; docs/benchmarks.md has the evaluator's figures).
+PRECISIONS = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
 FOLDABLE = (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d)
 
 

@@ -34,7 +34,7 @@ from models.checkpoint import checkpoint_paths, load_checkpoint, update_card
 from models.files import REPO_ROOT
 from models.images import save_grid
 from models.infogan import InfoganDiscriminator
-from models.runtime import available_cpus
+from models.runtime import PRECISIONS, available_cpus
 from training.data import load_dataset, to_unit_range
 
 
@@ -97,8 +97,9 @@ def category_accuracy(preds: np.ndarray, categories: np.ndarray, num_categories:
 def generate(G: Generator, n: int, seed: int, batch_size: int = 500) -> tuple[torch.Tensor, Any]:
     """``n`` samples with balanced labels/categories (i % 10), the rest drawn from the priors."""
     latents = G.balanced_prior(n, torch.Generator().manual_seed(seed))
-    device = next(G.parameters()).device
-    images = torch.cat([G(latents[i : i + batch_size].to(device)).cpu() for i in range(0, n, batch_size)])
+    weight = next(G.parameters())  # its device, and its type (float16 or bfloat16 with --precision)
+    images = torch.cat([G(G.one_hot_rows(latents[i : i + batch_size]).to(weight.device, weight.dtype)).float().cpu()
+                        for i in range(0, n, batch_size)])
     return images, latents
 
 
@@ -254,10 +255,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grids-dir", type=Path, default=REPO_ROOT / "docs" / "samples")
     parser.add_argument("--no-write", action="store_true", help="print the figures, leave the card as it is")
+    parser.add_argument("--precision", choices=sorted(PRECISIONS), default="float32",
+                        help="run the generator in this type (as GAN_PRECISION serves it); other than float32 "
+                        "implies --no-write")
     args = parser.parse_args(argv)
     torch.set_num_threads(available_cpus())
     for path in args.checkpoints:
         G, card = load_checkpoint(path, expected_class=Generator)
+        G = G.to(PRECISIONS[args.precision])
         dataset = card.get("dataset", "mnist-10k")
         classifier_path = args.classifier or classifier_for(dataset)
         classifier, _ = load_checkpoint(classifier_path, expected_class=DigitClassifier)
@@ -267,8 +272,8 @@ def main(argv: list[str] | None = None) -> None:
         if G.num_categories and checkpoint_paths(q_path)[1].is_file():  # InfoGAN's Q beside G: the encoder
             D, _ = load_checkpoint(q_path, expected_class=InfoganDiscriminator)
             metrics |= evaluate_encoder(D, G, metrics["category_to_digit"], args.samples, args.seed, dataset)
-        print(card["name"], metrics)
-        if not args.no_write:
+        print(card["name"], args.precision, metrics)
+        if not args.no_write and args.precision == "float32":
             write_grids(G, card["name"], args.grids_dir)
             update_card(path, metrics=metrics | {"classifier": classifier_path.name, "eval_seed": args.seed})
 
