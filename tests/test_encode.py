@@ -19,17 +19,14 @@ from models import Generator
 from models.checkpoint import load_checkpoint
 from models.images import mnist_like
 from models.infogan import InfoganDiscriminator
-from tests.conftest import REPO_ROOT
+from tests.conftest import CHECKPOINTS
 from training.data import load_dataset
 from training.evaluate import evaluate_encoder
 
-CHECKPOINTS = REPO_ROOT / "checkpoints"
-
 
 @pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(Settings(checkpoint_dir=CHECKPOINTS, log_level="warning"))) as c:
-        yield c
+def client(shipped_client):
+    return shipped_client
 
 
 @pytest.fixture(scope="module")

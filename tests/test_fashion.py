@@ -8,16 +8,12 @@ import io
 import numpy as np
 import pytest
 import torch
-from fastapi.testclient import TestClient
 
-from app.config import Settings
-from app.main import create_app
 from models import DigitClassifier
 from models.checkpoint import load_checkpoint, read_card
-from tests.conftest import REPO_ROOT
+from tests.conftest import CHECKPOINTS
 from training.data import CLASS_NAMES, FASHION_DIR, load_dataset
 
-CHECKPOINTS = REPO_ROOT / "checkpoints"
 NAMES = CLASS_NAMES["fashion-mnist"]
 
 
@@ -40,9 +36,8 @@ def test_the_cards_name_the_classes_and_carry_the_evaluators_figures(name):
 
 
 @pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(Settings(checkpoint_dir=CHECKPOINTS, log_level="warning"))) as c:
-        yield c
+def client(shipped_client):
+    return shipped_client
 
 
 @pytest.fixture(scope="module")
