@@ -27,7 +27,7 @@ soak: install-dev  # 10,000 + 1,000 requests against a real server, about three 
 	$(VENV)/bin/python scripts/soak.py
 
 fuzz: install-dev  # the schemathesis test with ten times the examples of CI's run
-	FUZZ_EXAMPLES=2000 $(VENV)/bin/python -m pytest tests/test_openapi.py -k schemathesis
+	FUZZ_EXAMPLES=2000 $(VENV)/bin/python -m pytest tests/app/test_openapi.py -k schemathesis
 
 container-test: install-dev  # builds and runs the Docker image with podman (root; about six minutes)
 	VENV=$(VENV) bash scripts/container_test.sh

@@ -50,7 +50,7 @@ def available_cpus() -> int:
 
 # GAN_PRECISION / --precision: the generator's weights and latents in this type (images come back as float32).
 # float16 keeps the shipped generators' pixels within 2 grey levels, bfloat16 moves some by up to 13
-# (tests/test_precision.py; docs/benchmarks.md has the evaluator's figures).
+# (tests/app/test_precision.py; docs/benchmarks.md has the evaluator's figures).
 PRECISIONS = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 

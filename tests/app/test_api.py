@@ -18,9 +18,8 @@ from PIL import Image
 from app.local_server import running_server
 from models import DigitClassifier
 from models.checkpoint import load_checkpoint
-from tests.conftest import REPO_ROOT
+from tests.conftest import CHECKPOINTS, REPO_ROOT, shipped_generators
 
-CHECKPOINTS = os.environ.get("TEST_CHECKPOINT_DIR", str(REPO_ROOT / "checkpoints"))
 MODELS = ["gan-mnist", "dcgan-mnist", "cgan-mnist", "infogan-mnist"]
 
 
@@ -34,12 +33,6 @@ def url():
 def client(url):
     with httpx.Client(base_url=url, timeout=30) as c:
         yield c
-
-
-def shipped_generators() -> list[str]:
-    """Every generator in the checkpoint folder (the four MNIST families and the Fashion-MNIST ones)."""
-    return sorted(p.removesuffix(".json") for p in os.listdir(CHECKPOINTS)
-                  if p.endswith(".json") and json.load(open(os.path.join(CHECKPOINTS, p))).get("kind") == "generator")
 
 
 def pixels(png: bytes) -> np.ndarray:

@@ -5,8 +5,7 @@ import torch
 
 from models import Generator
 from models.checkpoint import load_checkpoint
-from tests.test_data import write_split
-from tests.test_models import TINY
+from tests.conftest import TINY, write_split
 from training import train as train_module
 from training.config import TrainConfig
 from training.train import train

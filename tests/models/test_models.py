@@ -1,21 +1,8 @@
 import pytest
 import torch
 
-from models import FAMILIES, Generator
-
-TINY = {
-    "gan": ({"z_dim": 8, "hidden": [16, 32]}, {"hidden": [16], "pieces": 2}),
-    "dcgan": ({"z_dim": 8, "base_channels": 4}, {"base_channels": 4}),
-    "cgan": ({"z_dim": 8, "base_channels": 4}, {"base_channels": 4}),
-    "infogan": ({"z_dim": 8, "base_channels": 4}, {"base_channels": 4, "hidden": 16}),
-}
-
-
-def tiny(family: str) -> tuple[Generator, torch.nn.Module]:
-    torch.manual_seed(0)
-    g_cls, d_cls = FAMILIES[family]
-    g_kwargs, d_kwargs = TINY[family]
-    return g_cls(**g_kwargs).eval(), d_cls(**d_kwargs).eval()
+from models import FAMILIES
+from tests.conftest import TINY, tiny
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

@@ -17,9 +17,7 @@ import torch
 from models import Generator
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.files import CRASH_AFTER_WRITES
-from tests.conftest import REPO_ROOT
-from tests.test_data import write_split
-from tests.test_models import TINY
+from tests.conftest import REPO_ROOT, TINY, write_split
 from training.config import TrainConfig
 from training.train import ResumeError, train
 

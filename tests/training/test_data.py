@@ -1,26 +1,13 @@
-import gzip
 import hashlib
 import http.server
 import struct
 import threading
 from functools import partial
 
-import numpy as np
 import pytest
 
+from tests.conftest import write_split
 from training.data import DataError, download_mnist, load_dataset, read_idx
-
-
-def write_idx(path, array: np.ndarray) -> None:
-    magic = 2051 if array.ndim == 3 else 2049
-    header = struct.pack(">II", magic, len(array)) + b"".join(struct.pack(">I", d) for d in array.shape[1:])
-    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
-
-
-def write_split(directory, prefix, n, seed=0):
-    rng = np.random.default_rng(seed)
-    write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
-    write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
 
 
 def test_bundled_dataset_loads():
