@@ -82,3 +82,11 @@ def test_readme_commands_match_the_makefile():
     assert "scripts/install.sh" in makefile and "pytest" in makefile
     assert "make test" in (REPO_ROOT / ".ci" / "run").read_text()
     assert "make container-test" in (REPO_ROOT / ".ci" / "run").read_text()
+
+
+def test_every_setting_is_in_the_readmes_table():
+    from app.config import Settings
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    missing = [f"GAN_{name.upper()}" for name in Settings.model_fields if f"| `GAN_{name.upper()}` |" not in readme]
+    assert not missing, f"settings the README's table does not list: {missing}"
