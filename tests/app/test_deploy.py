@@ -87,6 +87,6 @@ def test_readme_commands_match_the_makefile():
 def test_every_setting_is_in_the_readmes_table():
     from app.config import Settings
 
-    readme = (REPO_ROOT / "README.md").read_text()
-    missing = [f"GAN_{name.upper()}" for name in Settings.model_fields if f"| `GAN_{name.upper()}` |" not in readme]
+    rows = "\n".join(line for line in (REPO_ROOT / "README.md").read_text().splitlines() if line.startswith("| `GAN_"))
+    missing = [f"GAN_{name.upper()}" for name in Settings.model_fields if f"`GAN_{name.upper()}`" not in rows]
     assert not missing, f"settings the README's table does not list: {missing}"
