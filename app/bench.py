@@ -16,6 +16,7 @@ ratios the goals are stated in; ``--json`` and ``--markdown`` write them.
     python -m app.bench --models dcgan-mnist --seconds 8 --json docs/bench-cpu.json --markdown docs/bench-cpu.md
     python -m app.bench --device cuda                    # on a GPU machine
     python -m app.bench --device cuda --precision float16   # the project in float16; the naive server stays float32
+    python -m app.bench --pixels --precision bfloat16     # how far bfloat16 moves each shipped generator's pixels
 """
 
 from __future__ import annotations
@@ -204,6 +205,25 @@ def in_process_rates(model: str, device: str, seconds: float = 2.0) -> dict[str,
     return rates
 
 
+def pixel_moves(precision: str, seeds: int = 256, device: str = "cpu") -> dict[str, dict[str, float]]:
+    """For every generator in the checkpoint folder: how far the service's ``precision`` path moves pixels
+    against its float32 path (same settings otherwise), over ``seeds`` seeds: the largest move in grey levels
+    and the share of pixels moved by more than one."""
+    from app.service import GanService
+
+    moves = {}
+    for card in sorted(Settings().checkpoint_dir.glob("*.json")):
+        if json.loads(card.read_text()).get("kind") != "generator":
+            continue
+        G, _ = load_checkpoint(card.with_suffix(""), device, expected_class=Generator)
+        latents = G.one_hot_rows(G.latents_for_seeds(range(seeds)))
+        full, low = (GanService(Settings(device=device, precision=p)).forward_fn(G)(latents).astype(np.int16)
+                     for p in ("float32", precision))
+        diff = np.abs(low - full)
+        moves[card.stem] = {"max": int(diff.max()), "share_over_1": float((diff > 1).mean())}
+    return moves
+
+
 def machine(device: str) -> str:
     cpus = f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
     if device == "cuda" and torch.cuda.is_available():
@@ -276,6 +296,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--precision", choices=["float32", "float16", "bfloat16"],
                         help="GAN_PRECISION for the project's servers and its in-process path (default: as set)")
+    parser.add_argument("--pixels", action="store_true",
+                        help="only print how far --precision moves each shipped generator's pixels against float32")
     parser.add_argument("--workers", type=int, default=2, help="also measure GAN_WORKERS=this (1: skip)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--markdown", type=Path, help="write the tables here")
@@ -284,6 +306,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.serve_naive:
         serve_naive(args.models, args.port, args.device)
+        return
+    if args.pixels:
+        for name, move in pixel_moves(args.precision or "float16", device=args.device).items():
+            print(f"{name}: at most {move['max']} grey levels, {move['share_over_1']:.4%} of pixels by more than 1")
         return
     if args.precision:  # the servers inherit the environment; the in-process path reads it through Settings
         os.environ["GAN_PRECISION"] = args.precision
