@@ -55,10 +55,11 @@ PRESETS: dict[str, TrainConfig] = {
         g_kwargs={"z_dim": 32, "base_channels": 48, "refine": True}, d_kwargs={"base_channels": 48, "depth": 3},
         r1_gamma=1.0,
     ),
-    # 40 epochs gave 97.9% label accuracy, 60 gave 98.7%; translation of D's inputs (94% at 23 epochs) and a
-    # faster G (97.2% at 40) did worse here.
+    # 40 epochs gave 97.9% label accuracy, 60 gave 98.7%, 90 gave 99.0% and passed the two-sample test's bar
+    # (0.565 against 0.600 at 60; about 30 minutes alone, scaled from the 60-epoch run's 1,209 s); translation
+    # of D's inputs (94% at 23 epochs) and a faster G (97.2% at 40) did worse here.
     "cgan-mnist": TrainConfig(
-        "cgan-mnist", "cgan", epochs=60, g_kwargs={"z_dim": 100, "base_channels": 48},
+        "cgan-mnist", "cgan", epochs=90, g_kwargs={"z_dim": 100, "base_channels": 48},
         d_kwargs={"base_channels": 48},
     ),
     # lambda_cont = 1 lets the continuous codes take slant and width, which otherwise split one digit over
