@@ -77,10 +77,10 @@ PRESETS: dict[str, TrainConfig] = {
         g_kwargs={"z_dim": 64, "base_channels": 48, "refine": True}, d_kwargs={"base_channels": 48, "depth": 3},
         r1_gamma=1.0,
     ),
-    # The same recipe with the class as CGAN's one-hot input to G and constant channels to D.
+    # cgan-mnist's recipe (both learning rates 2e-4, no output convolution, two strided layers in D, no R1):
+    # two-sample test 0.802 against 0.968 with the dcgan-fashion recipe, label accuracy 87.6% against 89.7%.
     "cgan-fashion": TrainConfig(
-        "cgan-fashion", "cgan", dataset="fashion-mnist", epochs=10, lr_g=1e-3, lr_d=4e-4,
-        g_kwargs={"z_dim": 64, "base_channels": 48, "refine": True}, d_kwargs={"base_channels": 48, "depth": 3},
-        r1_gamma=1.0,
+        "cgan-fashion", "cgan", dataset="fashion-mnist", epochs=10,
+        g_kwargs={"z_dim": 100, "base_channels": 48}, d_kwargs={"base_channels": 48},
     ),
 }
