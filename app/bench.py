@@ -211,14 +211,14 @@ def pixel_moves(precision: str, seeds: int = 256, device: str = "cpu") -> dict[s
     and the share of pixels moved by more than one."""
     from app.service import GanService
 
+    services = [GanService(Settings(device=device, precision=p)) for p in ("float32", precision)]
     moves = {}
     for card in sorted(Settings().checkpoint_dir.glob("*.json")):
         if json.loads(card.read_text()).get("kind") != "generator":
             continue
         G, _ = load_checkpoint(card.with_suffix(""), device, expected_class=Generator)
         latents = G.one_hot_rows(G.latents_for_seeds(range(seeds)))
-        full, low = (GanService(Settings(device=device, precision=p)).forward_fn(G)(latents).astype(np.int16)
-                     for p in ("float32", precision))
+        full, low = (service.forward_fn(G)(latents).astype(np.int16) for service in services)
         diff = np.abs(low - full)
         moves[card.stem] = {"max": int(diff.max()), "share_over_1": float((diff > 1).mean())}
     return moves
