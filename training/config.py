@@ -27,6 +27,7 @@ class TrainConfig:
     r1_every: int = 4  # lazy R1 (Karras et al. 2020): every this many D steps, weighted by it
     translate: int = 0  # DiffAugment translation of D's inputs by up to this many pixels (0: off)
     ema_decay: float = 0.999  # the shipped generator is an exponential moving average of G's weights
+    lr_decay_from: float = 1.0  # after this share of the run's steps both learning rates fall linearly to 0 (1: off)
     seed: int = 0
     log_every: int = 25  # steps between loss-log records
 

@@ -112,6 +112,16 @@ class Trainer:
         self.ema_steps = 0
         self.d_updates = 0
 
+    def set_lr_schedule(self, step: int, total_steps: int) -> float:
+        """Both learning rates for generator step ``step`` of ``total_steps``: constant, then (with
+        ``lr_decay_from`` < 1) falling linearly to zero over the run's last steps. Returns the scale."""
+        start = self.cfg.lr_decay_from * total_steps
+        scale = 1.0 if step < start else max(0.0, (total_steps - step) / max(1.0, total_steps - start))
+        for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+        return scale
+
     def discriminate(self, x: torch.Tensor, latents: Any) -> tuple[torch.Tensor, Any]:
         """D's logits for images x, plus Q's outputs for InfoGAN (else None)."""
         family = self.cfg.family
@@ -287,7 +297,9 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
     if resume and (run_dir / STATE_FILE).is_file():
         meta, tensors = load_state(run_dir, device)
         start_epoch, step, elapsed = meta["epoch"], meta["step"], meta["elapsed_s"]
-        saved = {k: v for k, v in meta["config"].items() if k != "epochs"}
+        # a state saved before a config field existed was made with that field's default
+        defaults = json.loads(json.dumps(dataclasses.asdict(TrainConfig(cfg.name, cfg.family))))
+        saved = {k: v for k, v in (defaults | meta["config"]).items() if k != "epochs"}
         if saved != {k: v for k, v in json.loads(json.dumps(config)).items() if k != "epochs"}:
             raise ResumeError(f"{run_dir}: saved with another config; start a new run folder")
         full = start_epoch * steps_per_epoch
@@ -316,6 +328,7 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
         bar = tqdm(range(steps_per_epoch), desc=f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}", leave=False,
                    disable=None if main else True)
         for i in bar:
+            trainer.set_lr_schedule(step, cfg.epochs * steps_per_epoch)
             for k in range(cfg.d_steps):
                 idx = order[(i * cfg.d_steps + k) * batch : (i * cfg.d_steps + k + 1) * batch]
                 stats = trainer.d_step(images[idx], labels[idx])

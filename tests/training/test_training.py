@@ -64,6 +64,58 @@ def test_resume_continues_where_it_stopped(tmp_path, data_dir):
     assert len((tmp_path / "b" / "log.jsonl").read_text().splitlines()) == 8
 
 
+def test_learning_rates_decay_linearly_to_zero_over_the_last_share_of_steps():
+    from training.train import Trainer
+
+    trainer = Trainer(tiny_config("dcgan", lr_g=1e-3, lr_d=4e-4, lr_decay_from=0.5), (1, 28, 28),
+                      torch.device("cpu"))
+    scales = [trainer.set_lr_schedule(step, 10) for step in range(10)]
+    assert scales == pytest.approx([1, 1, 1, 1, 1, 1.0, 0.8, 0.6, 0.4, 0.2])
+    assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(2e-4)  # step 9: a fifth of 1e-3
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(0.8e-4)
+    constant = Trainer(tiny_config("dcgan"), (1, 28, 28), torch.device("cpu"))
+    assert {constant.set_lr_schedule(step, 10) for step in range(10)} == {1.0}
+
+
+def test_a_decaying_run_ends_with_smaller_steps_than_a_constant_one(tmp_path, data_dir):
+    def last_epoch_change(decay_from: float) -> float:
+        cfg, run = tiny_config("dcgan", epochs=2, lr_decay_from=decay_from), tmp_path / f"r{decay_from}"
+        train(cfg, run, None, torch.device("cpu"), data_dir=data_dir, max_steps=4)  # epoch 1 of 2: 4 steps
+        before = load_state_g(run)
+        train(cfg, run, None, torch.device("cpu"), resume=True, data_dir=data_dir)
+        after = load_state_g(run)
+        return sum((after[k] - before[k]).abs().sum().item() for k in before)
+
+    # the same first epoch; in the second the decaying run's rates are 1, 0.75, 0.5 and 0.25 of the constant's
+    assert last_epoch_change(0.5) < 0.8 * last_epoch_change(1.0)
+
+
+def load_state_g(run_dir) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return {k: v for k, v in load_file(run_dir / "train_state.safetensors").items()
+            if k.startswith("G.") and "running_" not in k and v.is_floating_point()}  # weights, not BN statistics
+
+
+def test_a_state_saved_before_a_config_field_existed_resumes_with_its_default(tmp_path, data_dir):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    train(tiny_config("gan", epochs=1), tmp_path / "run", None, torch.device("cpu"), data_dir=data_dir)
+    path = tmp_path / "run" / "train_state.safetensors"
+    with safe_open(path, "pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    state = json.loads(meta["meta"])
+    del state["config"]["lr_decay_from"]  # as saved before the field was added
+    save_file(tensors, path, metadata=meta | {"meta": json.dumps(state)})
+    card = train(tiny_config("gan", epochs=2), tmp_path / "run", None, torch.device("cpu"), resume=True,
+                 data_dir=data_dir)
+    assert card["steps"] == 8  # two epochs of four steps: the second one trained
+    with pytest.raises(train_module.ResumeError, match="another config"):
+        train(tiny_config("gan", epochs=3, lr_decay_from=0.5), tmp_path / "run", None, torch.device("cpu"),
+              resume=True, data_dir=data_dir)
+
+
 def test_cli_runs_a_preset_for_a_few_steps(tmp_path, capsys):
     train_module.main(["--preset", "dcgan-mnist", "--epochs", "1", "--max-steps", "2", "--device", "auto",
                        "--run-dir", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ck")])
