@@ -8,7 +8,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.common import Generator, Latents, downsample_block, init_dcgan_weights, one_hot, upsample_block
+from models.common import (
+    Discriminator,
+    Generator,
+    Judgement,
+    Latents,
+    downsample_block,
+    init_dcgan_weights,
+    one_hot,
+    upsample_block,
+)
 
 
 class CganGenerator(Generator):
@@ -42,7 +51,7 @@ class CganGenerator(Generator):
         return self.net(zy[:, :, None, None])
 
 
-class CganDiscriminator(nn.Module):
+class CganDiscriminator(Discriminator):
     """``depth`` strided layers, as DCGAN's discriminator (2 stops at 7x7, 3 goes down to 3x3)."""
 
     def __init__(self, num_classes: int = 10, img_shape: tuple[int, int, int] = (1, 28, 28),
@@ -64,3 +73,9 @@ class CganDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         y = one_hot(labels, self.num_classes)[:, :, None, None].expand(-1, -1, *x.shape[2:])
         return self.net(torch.cat([x, y], dim=1)).flatten()
+
+    def judge(self, x: torch.Tensor, latents: Latents) -> Judgement:
+        """D sees each image with its label: a real digit's own, a generated one's drawn from the prior."""
+        if latents.labels is None:
+            raise ValueError("CganDiscriminator needs labels")
+        return Judgement(self(x, latents.labels))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import torch
 from torch import nn
@@ -182,6 +182,35 @@ def downsample_block(c_in: int, c_out: int, batch_norm: bool = True) -> nn.Seque
         layers.append(nn.BatchNorm2d(c_out))
     layers.append(nn.LeakyReLU(0.2, True))
     return nn.Sequential(*layers)
+
+
+class Judgement(NamedTuple):
+    """A discriminator's verdict on a batch: D's logits (real: high), and for InfoGAN Q's category logits and
+    continuous-code means (None for the other families)."""
+
+    logits: torch.Tensor
+    cat_logits: torch.Tensor | None = None
+    code_means: torch.Tensor | None = None
+
+
+class Discriminator(nn.Module):
+    """What every family's discriminator offers training: ``judge(x, latents)``, which reads from the latents
+    whatever that family's D needs (CGAN's labels) and returns a ``Judgement``. ``forward`` keeps each family's
+    own signature (the papers' networks, and the feature extractors built on them)."""
+
+    def judge(self, x: torch.Tensor, latents: Latents) -> Judgement:
+        return Judgement(self(x))
+
+
+class Judge(nn.Module):
+    """``D.judge`` as a module's forward, so that DistributedDataParallel (which hooks ``forward``) can wrap it."""
+
+    def __init__(self, D: Discriminator) -> None:
+        super().__init__()
+        self.D = D
+
+    def forward(self, x: torch.Tensor, latents: Latents) -> Judgement:
+        return self.D.judge(x, latents)
 
 
 class MinibatchStd(nn.Module):

@@ -5,7 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.common import Generator, Latents, MinibatchStd, downsample_block, init_dcgan_weights, upsample_block
+from models.common import (
+    Discriminator,
+    Generator,
+    Latents,
+    MinibatchStd,
+    downsample_block,
+    init_dcgan_weights,
+    upsample_block,
+)
 
 
 class DcganGenerator(Generator):
@@ -42,7 +50,7 @@ class DcganGenerator(Generator):
         return self.net(latents.z[:, :, None, None])
 
 
-class DcganDiscriminator(nn.Module):
+class DcganDiscriminator(Discriminator):
     """Strided convolutions (no batch norm on the input layer), then one logit.
 
     ``depth`` strided layers: 2 stops at 7x7 (the mirror of G); 3 goes down to 3x3, as deep as the paper's

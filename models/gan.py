@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from models.common import Generator, Latents, MinibatchStd
+from models.common import Discriminator, Generator, Latents, MinibatchStd
 
 
 class GanGenerator(Generator):
@@ -45,7 +45,7 @@ class Maxout(nn.Module):
         return self.linear(x).view(-1, self.out_features, self.pieces).amax(dim=2)
 
 
-class GanDiscriminator(nn.Module):
+class GanDiscriminator(Discriminator):
     """Maxout MLP with dropout, ending in one logit (the paper's MNIST discriminator).
 
     With ``minibatch_std`` the head also sees the batch's feature spread (ProGAN), against mode collapse.

@@ -9,7 +9,9 @@ import torch
 from torch import nn
 
 from models.common import (
+    Discriminator,
     Generator,
+    Judgement,
     Latents,
     MinibatchStd,
     downsample_block,
@@ -52,7 +54,7 @@ class InfoganGenerator(Generator):
         return self.net(self.project(x))
 
 
-class InfoganDiscriminator(nn.Module):
+class InfoganDiscriminator(Discriminator):
     """Shared body; ``forward`` returns D's logit, Q's category logits and Q's continuous-code means."""
 
     def __init__(self, num_categories: int = 10, num_continuous: int = 2,
@@ -86,6 +88,9 @@ class InfoganDiscriminator(nn.Module):
         h = self.body(x)
         q = self.q_head(h)
         return self.d_head(h).flatten(), q[:, : self.num_categories], q[:, self.num_categories :]
+
+    def judge(self, x: torch.Tensor, latents: Latents) -> Judgement:
+        return Judgement(*self(x))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Q alone: the category logits and the continuous codes' means for images x in [-1, 1].

@@ -39,6 +39,7 @@ from tqdm import tqdm
 
 from models import FAMILIES, Generator
 from models.checkpoint import checkpoint_paths, save_checkpoint
+from models.common import Judge, Judgement
 from models.files import atomic_write_bytes
 from models.images import save_grid
 from models.runtime import available_cpus, pick_device
@@ -79,10 +80,10 @@ def translate(x: torch.Tensor, max_shift: int, world: World = SINGLE_PROCESS) ->
     return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
 
 
-def info_loss(cat_logits: torch.Tensor, code_means: torch.Tensor, latents: Any, cfg: TrainConfig) -> torch.Tensor:
+def info_loss(judgement: Judgement, latents: Any, cfg: TrainConfig) -> torch.Tensor:
     """InfoGAN's lower bound on the mutual information, as a loss: CE on the category, squared error on codes."""
-    return cfg.lambda_cat * F.cross_entropy(cat_logits, latents.categories) + cfg.lambda_cont * F.mse_loss(
-        code_means, latents.codes
+    return cfg.lambda_cat * F.cross_entropy(judgement.cat_logits, latents.categories) + cfg.lambda_cont * F.mse_loss(
+        judgement.code_means, latents.codes
     )
 
 
@@ -100,13 +101,13 @@ class Trainer:
         self.D: nn.Module = d_cls(img_shape=img_shape, **cfg.d_kwargs).to(device)
         self.G_ema: Generator = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.G_net: nn.Module = self.G
-        self.D_net: nn.Module = self.D
+        self.D_net: nn.Module = Judge(self.D)
         if world.distributed:
             self.G, self.D = global_batch_norm(self.G, device), global_batch_norm(self.D, device)
             ids = [device.index] if device.type == "cuda" else None
             # every rank's buffers are equal by construction (same seed, global-batch statistics)
             self.G_net = DistributedDataParallel(self.G, device_ids=ids, broadcast_buffers=False)
-            self.D_net = DistributedDataParallel(self.D, device_ids=ids, broadcast_buffers=False)
+            self.D_net = DistributedDataParallel(Judge(self.D), device_ids=ids, broadcast_buffers=False)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
         self.ema_steps = 0
@@ -122,17 +123,12 @@ class Trainer:
                 group["lr"] = lr * scale
         return scale
 
-    def discriminate(self, x: torch.Tensor, latents: Any) -> tuple[torch.Tensor, Any]:
-        """D's logits for images x, plus Q's outputs for InfoGAN (else None)."""
-        family = self.cfg.family
+    def discriminate(self, x: torch.Tensor, latents: Any) -> Judgement:
+        """D's judgement of images x (through DiffAugment's translation when configured): the same call for
+        every family; whatever D needs of the latents (CGAN's labels) it takes itself."""
         if self.cfg.translate:
             x = translate(x, self.cfg.translate, self.world)
-        if family == "cgan":
-            return self.D_net(x, latents.labels), None
-        if family == "infogan":
-            logits, cat_logits, code_means = self.D_net(x)
-            return logits, (cat_logits, code_means)
-        return self.D_net(x), None
+        return self.D_net(x, latents)
 
     def prior(self, n: int) -> Any:
         """This rank's rows of ``n`` latents drawn for the global batch (all of them in one process)."""
@@ -152,17 +148,17 @@ class Trainer:
         self.d_updates += 1
         if r1:
             real = real.detach().requires_grad_(True)
-        real_logits, _ = self.discriminate(real, real_latents)
-        fake_logits, q = self.discriminate(fake, fake_latents)
-        loss = bce(real_logits, cfg.real_label) + bce(fake_logits, 0.0)
+        real_logits = self.discriminate(real, real_latents).logits
+        fake_judgement = self.discriminate(fake, fake_latents)
+        loss = bce(real_logits, cfg.real_label) + bce(fake_judgement.logits, 0.0)
         stats = {"d_loss": loss.item(), "d_real": torch.sigmoid(real_logits).mean().item()}
         if r1:  # penalise D's gradient on real digits: no steep walls for G to chase
             (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
             penalty = grad.square().flatten(1).sum(1).mean()
             loss = loss + cfg.r1_gamma / 2 * cfg.r1_every * penalty
             stats["r1"] = penalty.item()
-        if q is not None:
-            mi = info_loss(*q, fake_latents, cfg)
+        if fake_judgement.cat_logits is not None:  # InfoGAN: Q learns to read the codes back
+            mi = info_loss(fake_judgement, fake_latents, cfg)
             loss = loss + mi
             stats["info_loss"] = mi.item()
         self.opt_d.zero_grad(set_to_none=True)
@@ -175,11 +171,11 @@ class Trainer:
         cfg = self.cfg
         latents = self.prior(n)
         fake = self.G_net(latents)
-        logits, q = self.discriminate(fake, latents)
-        loss = generator_loss(logits, cfg.loss)
-        stats = {"g_loss": loss.item(), "d_fake": torch.sigmoid(logits).mean().item()}
-        if q is not None:
-            loss = loss + info_loss(*q, latents, cfg)
+        judgement = self.discriminate(fake, latents)
+        loss = generator_loss(judgement.logits, cfg.loss)
+        stats = {"g_loss": loss.item(), "d_fake": torch.sigmoid(judgement.logits).mean().item()}
+        if judgement.cat_logits is not None:
+            loss = loss + info_loss(judgement, latents, cfg)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()

@@ -15,6 +15,29 @@ def test_generator_shapes_and_range(family):
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_discriminator_judges_through_one_interface(family):
+    from models.common import Judge
+
+    G, D = tiny(family)
+    D.eval()
+    latents = G.prior(4, torch.Generator().manual_seed(0))
+    x = G(latents)
+    judgement = Judge(D)(x, latents)  # what training calls, for every family alike
+    assert judgement.logits.shape == (4,)
+    if family == "infogan":
+        assert judgement.cat_logits.shape == (4, G.num_categories)
+        assert judgement.code_means.shape == (4, G.num_continuous)
+    else:
+        assert judgement.cat_logits is None and judgement.code_means is None
+    if family == "cgan":  # the label reaches D: another label, another verdict on the same images
+        latents.labels = (latents.labels + 1) % G.num_classes
+        assert not torch.allclose(Judge(D)(x, latents).logits, judgement.logits)
+        latents.labels = None
+        with pytest.raises(ValueError, match="needs labels"):
+            D.judge(x, latents)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_discriminator_gives_one_logit_per_image(family):
     G, D = tiny(family)
     latents = G.prior(4, torch.Generator().manual_seed(0))
