@@ -205,22 +205,28 @@ def in_process_rates(model: str, device: str, seconds: float = 2.0) -> dict[str,
     return rates
 
 
-def pixel_moves(precision: str, seeds: int = 256, device: str = "cpu") -> dict[str, dict[str, float]]:
-    """For every generator in the checkpoint folder: how far the service's ``precision`` path moves pixels
-    against its float32 path (same settings otherwise), over ``seeds`` seeds: the largest move in grey levels
-    and the share of pixels moved by more than one."""
+def pixel_moves(precision: str, seeds: int = 256, device: str = "cpu",
+                cuda_graphs: bool = False) -> dict[str, dict[str, float]]:
+    """For every generator in the checkpoint folder: how far the service's ``precision`` path (with
+    ``cuda_graphs``, as graphs) moves pixels against its float32 eager path (same settings otherwise), over
+    ``seeds`` seeds: the largest move in grey levels and the share of pixels moved by more than one; and, as
+    batching invariance, the largest move between the first 8 seeds run one by one and the same seeds in the batch."""
     from app.service import GanService
 
-    services = [GanService(Settings(device=device, precision=p)) for p in ("float32", precision)]
+    services = [GanService(Settings(device=device, precision="float32", cuda_graphs=False)),
+                GanService(Settings(device=device, precision=precision, cuda_graphs=cuda_graphs))]
     moves = {}
     for card in sorted(Settings().checkpoint_dir.glob("*.json")):
         if json.loads(card.read_text()).get("kind") != "generator":
             continue
         G, _ = load_checkpoint(card.with_suffix(""), device, expected_class=Generator)
         latents = G.one_hot_rows(G.latents_for_seeds(range(seeds)))
-        full, low = (service.forward_fn(G)(latents).astype(np.int16) for service in services)
+        full_fn, low_fn = (service.forward_fn(G) for service in services)
+        full, low = (fn(latents).astype(np.int16) for fn in (full_fn, low_fn))
+        alone = np.concatenate([low_fn(latents[i : i + 1]) for i in range(8)]).astype(np.int16)
         diff = np.abs(low - full)
-        moves[card.stem] = {"max": int(diff.max()), "share_over_1": float((diff > 1).mean())}
+        moves[card.stem] = {"max": int(diff.max()), "share_over_1": float((diff > 1).mean()),
+                            "batch_max": int(np.abs(alone - low[:8]).max())}
     return moves
 
 
@@ -296,8 +302,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--precision", choices=["float32", "float16", "bfloat16"],
                         help="GAN_PRECISION for the project's servers and its in-process path (default: as set)")
-    parser.add_argument("--pixels", action="store_true",
-                        help="only print how far --precision moves each shipped generator's pixels against float32")
+    parser.add_argument("--cuda-graphs", action="store_true",
+                        help="GAN_CUDA_GRAPHS for the project's servers and its in-process path (with --device cuda)")
+    parser.add_argument("--pixels", action="store_true", help="only print how far --precision (and --cuda-graphs) "
+                        "move each shipped generator's pixels against float32 run eagerly")
     parser.add_argument("--workers", type=int, default=2, help="also measure GAN_WORKERS=this (1: skip)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--markdown", type=Path, help="write the tables here")
@@ -308,11 +316,15 @@ def main(argv: list[str] | None = None) -> None:
         serve_naive(args.models, args.port, args.device)
         return
     if args.pixels:
-        for name, move in pixel_moves(args.precision or "float16", device=args.device).items():
-            print(f"{name}: at most {move['max']} grey levels, {move['share_over_1']:.4%} of pixels by more than 1")
+        precision = args.precision or ("float32" if args.cuda_graphs else "float16")
+        for name, move in pixel_moves(precision, device=args.device, cuda_graphs=args.cuda_graphs).items():
+            print(f"{name}: at most {move['max']} grey levels, {move['share_over_1']:.4%} of pixels by more than 1; "
+                  f"one by one against batched: at most {move['batch_max']}")
         return
     if args.precision:  # the servers inherit the environment; the in-process path reads it through Settings
         os.environ["GAN_PRECISION"] = args.precision
+    if args.cuda_graphs:
+        os.environ["GAN_CUDA_GRAPHS"] = "true"
     results = {model: bench_model(model, args.device, args.seconds, args.workers) for model in args.models.split(",")}
     text = markdown(results, args.device, args.seconds, args.workers)
     print(text)

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     precision: Literal["float32", "float16", "bfloat16"] = Field(
         "float32", description="the generators' arithmetic: float16 keeps pixels within 2 grey levels, bfloat16 "
         "moves a few by up to 13 (both meant for GPUs; on CPUs they are slower)")
+    cuda_graphs: bool = Field(False, description="on a CUDA device, run each generator as CUDA graphs, one per batch "
+                              "size bucket (powers of two up to max_batch); ignored on a CPU")
     log_level: str = Field("info", description="debug, info, warning, error")
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
 

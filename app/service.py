@@ -38,6 +38,7 @@ from app.schemas import (
 )
 from models import Generator, Latents
 from models.checkpoint import load_checkpoint
+from models.graphs import GraphedForward, bucket_sizes
 from models.images import NoDigitError, decode_image, grid_layout, mnist_like, to_uint8
 from models.infogan import InfoganDiscriminator
 from models.runtime import PRECISIONS, available_cpus, fold_batch_norm, pick_device
@@ -172,6 +173,9 @@ class GanService:
         # So this thread, the event loop's, keeps one thread: loading, and the small inline batches.
         torch.set_num_threads(1)
         self.device = pick_device(settings.device)
+        self.cuda_graphs = settings.cuda_graphs and self.device.type == "cuda"
+        if settings.cuda_graphs and not self.cuda_graphs:
+            log.warning("GAN_CUDA_GRAPHS is for CUDA devices; the generators run as they are on %s", self.device)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=TORCH_THREAD)
         self.models: dict[str, LoadedModel] = {}
         self.unavailable: dict[str, str] = {}
@@ -242,6 +246,8 @@ class GanService:
         dtype = PRECISIONS[self.settings.precision]
         G = G.to(dtype)
         dtype_in = None if dtype == torch.float32 else dtype  # latents arrive as float32 one-hot rows
+        if self.cuda_graphs:  # captured here, at load time: one graph per batch-size bucket
+            return GraphedForward(G, bucket_sizes(self.settings.max_batch), device, dtype)
 
         @torch.inference_mode()
         def forward(latents: Latents) -> np.ndarray:
@@ -316,7 +322,7 @@ class GanService:
             return None
         key = {"sha256": sha, "params": req.model_dump(mode="json", exclude_none=True),
                "channels_last": self.settings.channels_last, "fold_batch_norm": self.settings.fold_batch_norm,
-               "precision": self.settings.precision,
+               "precision": self.settings.precision, **({"cuda_graphs": True} if self.cuda_graphs else {}),
                "torch": torch.__version__}
         return '"' + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32] + '"'
 

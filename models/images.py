@@ -12,10 +12,15 @@ from PIL import Image, ImageOps
 from models.files import atomic_write_bytes
 
 
+def pixel_tensor(images: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) floats in [-1, 1] to (N, H, W, C) uint8, on the tensor's own device."""
+    x = images.detach().float().clamp(-1, 1).add_(1).mul_(127.5).round_().to(torch.uint8)  # one new tensor
+    return x.permute(0, 2, 3, 1)
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(N, C, H, W) floats in [-1, 1] to (N, H, W, C) uint8 (the conversion runs where the tensor is)."""
-    x = images.detach().float().clamp(-1, 1).add_(1).mul_(127.5).round_().to(torch.uint8)  # one new tensor
-    return x.permute(0, 2, 3, 1).cpu().numpy()
+    return pixel_tensor(images).cpu().numpy()
 
 
 def grid_layout(n: int, h: int, w: int, columns: int | None = None, padding: int = 2) -> tuple[int, int, int]:
