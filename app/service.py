@@ -245,9 +245,9 @@ class GanService:
             G = G.to(memory_format=torch.channels_last)  # the convolutions' faster layout on CPU (same pixels)
         dtype = PRECISIONS[self.settings.precision]
         G = G.to(dtype)
-        dtype_in = None if dtype == torch.float32 else dtype  # latents arrive as float32 one-hot rows
         if self.cuda_graphs:  # captured here, at load time: one graph per batch-size bucket
             return GraphedForward(G, bucket_sizes(self.settings.max_batch), device, dtype)
+        dtype_in = None if dtype == torch.float32 else dtype  # latents arrive as float32 one-hot rows
 
         @torch.inference_mode()
         def forward(latents: Latents) -> np.ndarray:

@@ -18,6 +18,7 @@ class Latents:
     labels: torch.Tensor | None = None  # CGAN: class index per image, or (n, num_classes) soft one-hot rows
     categories: torch.Tensor | None = None  # InfoGAN: categorical code per image, or soft one-hot rows
     codes: torch.Tensor | None = None  # InfoGAN: continuous codes, shape (n, num_continuous)
+    FIELDS: ClassVar[tuple[str, ...]] = ("z", "labels", "categories", "codes")
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Latents:
         """On ``device``; with ``dtype``, the floating fields (z, codes, one-hot rows) cast to it too."""
@@ -38,8 +39,7 @@ class Latents:
     def cat(parts: Sequence[Latents]) -> Latents:
         """Stacks latents row-wise (all parts must carry the same fields in the same form)."""
         join = lambda ts: None if ts[0] is None else torch.cat(ts)  # noqa: E731
-        fields = ("z", "labels", "categories", "codes")
-        return Latents(*(join([getattr(p, f) for p in parts]) for f in fields))
+        return Latents(*(join([getattr(p, f) for p in parts]) for f in Latents.FIELDS))
 
 
 class Generator(nn.Module):

@@ -18,8 +18,6 @@ import torch
 from models.common import Generator, Latents
 from models.images import pixel_tensor
 
-FIELDS = ("z", "labels", "categories", "codes")
-
 
 def bucket_sizes(max_batch: int) -> list[int]:
     """1, 2, 4, ... below ``max_batch``, then ``max_batch`` itself."""
@@ -43,7 +41,7 @@ class GraphedForward:
                  dtype: torch.dtype = torch.float32, capture: bool = True) -> None:
         if capture and device.type != "cuda":
             raise ValueError(f"CUDA graphs need a CUDA device, not {device}")
-        self.G, self.sizes, self.device, self.capture = G.eval(), sorted(set(sizes)), device, capture
+        self.G, self.sizes, self.device = G.eval(), sorted(set(sizes)), device
         self.dtype_in = None if dtype == torch.float32 else dtype  # latents arrive as float32
         self.pool = None  # every graph of this generator shares the largest one's memory pool
         self.buckets: dict[int, tuple[torch.cuda.CUDAGraph | None, Latents, torch.Tensor | None]] = {}
@@ -75,7 +73,7 @@ class GraphedForward:
             return np.concatenate([self(latents[i : i + largest]) for i in range(0, len(latents), largest)])
         n = len(latents)
         graph, static, output = self.buckets[self.bucket(n)]
-        for name in FIELDS:
+        for name in Latents.FIELDS:
             source, target = getattr(latents, name), getattr(static, name)
             if (source is None) != (target is None):
                 raise ValueError(f"latents {'without' if source is None else 'with'} {name}, unlike the graph's")
