@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import platform
@@ -36,13 +37,14 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import torch
+from PIL import Image
 from pydantic import BaseModel
 
 from app.config import Settings
 from app.local_server import running_server, server_process
 from models import Generator
 from models.checkpoint import load_checkpoint
-from models.images import grid_array, png_bytes
+from models.images import grid_array
 
 MODELS = ["dcgan-mnist", "cgan-mnist", "infogan-mnist", "gan-mnist"]
 CONCURRENCY = (1, 16, 64)
@@ -67,7 +69,8 @@ class NaiveBody(BaseModel):
 
 def naive_app(model: str, device: str):
     """The server a user would write first: a sync route, so FastAPI runs each forward pass alone in its
-    threadpool; one torch thread (more threads per request only fight each other)."""
+    threadpool; one torch thread (more threads per request only fight each other); the PNG from Pillow as its
+    documentation shows it (the project writes its PNGs itself, see models.images.png_bytes)."""
     from fastapi import FastAPI
     from fastapi.responses import Response
 
@@ -85,7 +88,10 @@ def naive_app(model: str, device: str):
         with torch.inference_mode():
             images = ((G(latents.to(device)).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         array = images.permute(0, 2, 3, 1).cpu().numpy()
-        return Response(png_bytes(array[0] if body.n == 1 else grid_array(array)), media_type="image/png")
+        picture = array[0] if body.n == 1 else grid_array(array)
+        buffer = io.BytesIO()
+        Image.fromarray(picture[:, :, 0] if picture.shape[2] == 1 else picture).save(buffer, format="PNG")
+        return Response(buffer.getvalue(), media_type="image/png")
 
     return app
 
@@ -179,28 +185,33 @@ def load(url: str, path: str, body: dict, concurrency: int, seconds: float) -> d
 
 # --- in-process reference ---------------------------------------------------------------------------------
 def in_process_rates(model: str, device: str, seconds: float = 2.0) -> dict[str, float]:
-    """Images/s of the service's own forward path (memory format, threads) plus each format's encoding, no HTTP."""
-    from app.api import b64png, npy_bytes
-    from app.service import GanService
+    """Images/s of what the service does for a bulk request, without HTTP: the seeds' latents, the running copy of
+    the generator (memory format, threads), what each image's JSON says about it, and the API's own encoding of
+    the response (PNGs, base64 and the JSON body; the grid PNG; the npy bytes)."""
+    from app.api import encode
+    from app.service import Frames, GanService
 
     settings = Settings(device=device)
     service = GanService(settings)
-    G, _ = load_checkpoint(settings.checkpoint_dir / model, service.device, expected_class=Generator)
-    forward = service.forward_fn(G)
-    encoders = {"json": lambda images: [b64png(image, 1) for image in images],
-                "png": lambda images: png_bytes(grid_array(images)),
-                "npy": npy_bytes}
+    service.load_folder(settings.checkpoint_dir)
+    loaded = service.models[model]
+    G, forward = loaded.G, loaded.batcher.forward
     rates = {}
 
-    def measure(encode) -> float:
+    def measure(fmt: str) -> float:
         done, seed, start = 0, 0, time.perf_counter()
         while time.perf_counter() - start < seconds or done == 0:
-            encode(forward(G.one_hot_rows(G.latents_for_seeds(range(seed, seed + BULK)))))
+            seeds = list(range(seed, seed + BULK))
+            latents = G.latents_for_seeds(seeds)
+            images = forward(G.one_hot_rows(latents))
+            info = ([{"seed": s} | service.describe(loaded, latents, i, False) for i, s in enumerate(seeds)]
+                    if fmt == "json" else [])
+            encode(Frames(images, info, {"seed": seeds[0]}), fmt, model, 1, start)
             done, seed = done + BULK, seed + BULK
         return done / (time.perf_counter() - start)
 
-    for fmt, encode in encoders.items():  # on the service's torch thread, with the threads it uses for bulk
-        rates[fmt] = service.executor.submit(measure, encode).result()
+    for fmt in ("json", "png", "npy"):  # on the service's torch thread, with the threads it uses for bulk
+        rates[fmt] = service.executor.submit(measure, fmt).result()
     service.executor.shutdown()
     return rates
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from starlette.concurrency import run_in_threadpool
 
 from app.batching import MicroBatcher, QueueFull, QueueTimeout
 from app.config import Settings
@@ -385,12 +384,13 @@ class GanService:
             raise ServiceError(422, f"z must have {G.z_dim} values for this model, got {len(z)}", field_name)
         return torch.tensor(z, dtype=torch.float32)
 
-    @staticmethod
-    async def latents_for_seeds(G: Generator, seeds: list[int]) -> Latents:
-        """Drawing many seeds' latents takes milliseconds: off the event loop then, inline when it is tiny."""
+    async def latents_for_seeds(self, G: Generator, seeds: list[int]) -> Latents:
+        """Drawing many seeds' latents takes milliseconds (256: 1.2 ms): off the event loop then, on the torch
+        thread, inline when it is tiny. Not in the threadpool: torch work on a third thread gives OpenMP a second
+        team, and the next batch's forward pays for it (256 MLP GAN images: 0.4 ms a request, docs/benchmarks.md)."""
         if len(seeds) <= 8:
             return G.latents_for_seeds(seeds)
-        return await run_in_threadpool(G.latents_for_seeds, seeds)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, G.latents_for_seeds, seeds)
 
     async def run(self, model: LoadedModel, latents: Latents) -> np.ndarray:
         try:
