@@ -14,7 +14,6 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Reques
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from app.schemas import (
     MAX_SEED,
@@ -63,7 +62,7 @@ router = APIRouter(responses=ERRORS)
 
 
 def encode(frames: Frames, fmt: str, model: str, scale: int, started: float) -> Response:
-    """PNG or JSON from frames; called in a worker thread (PNG encoding is CPU work)."""
+    """PNG, npy or JSON from frames; large ones are encoded on the torch thread (PNG encoding is CPU work)."""
     headers = {"X-Generation-Ms": f"{(time.perf_counter() - started) * 1000:.1f}"}
     if "seed" in frames.extra:
         headers["X-Seed"] = str(frames.extra["seed"])
@@ -100,7 +99,9 @@ async def client_gone(request: Request) -> None:
 
 
 async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) -> Response:
-    """Awaits the service's frames, then encodes them: small outputs inline, larger ones in a worker thread.
+    """Awaits the service's frames, then encodes them: small outputs inline, larger ones on the torch thread, after
+    the forward pass that made them (in another thread the next forward ran up to 40% slower: a third thread
+    beside the torch thread's OpenMP team, docs/benchmarks.md).
     A client that leaves first cancels the work: its request leaves the model's queue, nobody's work is done."""
     started = time.perf_counter()
     handler = asyncio.current_task()
@@ -125,7 +126,9 @@ async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) 
     request.scope.get("state", {}).get("access", {}).update(model=req.model, n=len(frames.images))
     if req.format == "npy" or frames.images.size * req.scale**2 <= INLINE_PIXELS:
         return encode(frames, req.format, req.model, req.scale, started)
-    return await run_in_threadpool(encode, frames, req.format, req.model, req.scale, started)
+    executor = request.app.state.service.executor
+    return await asyncio.get_running_loop().run_in_executor(executor, encode, frames, req.format, req.model, req.scale,
+                                                            started)
 
 
 NPY_TYPE = "application/x-npy"

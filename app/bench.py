@@ -29,21 +29,27 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import numpy as np
 import torch
 from PIL import Image
 from pydantic import BaseModel
 
 from app.config import Settings
-from app.local_server import running_server, server_process
+from app.local_server import free_port, running_server, server_process
 from models import Generator
 from models.checkpoint import load_checkpoint
+from models.files import REPO_ROOT
 from models.images import grid_array
 
 MODELS = ["dcgan-mnist", "cgan-mnist", "infogan-mnist", "gan-mnist"]
@@ -100,6 +106,73 @@ def serve_naive(model: str, port: int, device: str) -> None:
     import uvicorn
 
     uvicorn.run(naive_app(model, device), host="127.0.0.1", port=port, log_level="warning")
+
+
+# --- TorchServe, the model server a user would pick instead ----------------------------------------------
+TORCHSERVE_HANDLER = REPO_ROOT / "scripts" / "torchserve_handler.py"
+
+
+def torchserve_ready() -> str | None:
+    """None when TorchServe can run here, else why not."""
+    missing = [tool for tool in ("torchserve", "torch-model-archiver", "java")
+               if not (shutil.which(tool) or (Path(sys.executable).parent / tool).exists())]
+    return f"not installed: {', '.join(missing)} (pip install -e '.[bench]'; a Java runtime)" if missing else None
+
+
+def tool_path(tool: str) -> str:
+    beside = Path(sys.executable).parent / tool  # the virtual environment's own, when it is not on PATH
+    return str(beside) if beside.exists() else shutil.which(tool) or tool
+
+
+@contextmanager
+def torchserve_server(model: str, batch_size: int = 64, max_delay_ms: int = 5,
+                      timeout: float = 180.0) -> Iterator[str]:
+    """TorchServe serving ``model``'s checkpoint through scripts/torchserve_handler.py, one worker, its dynamic
+    batching (``batch_size`` requests or ``max_delay_ms``, the issue's setting); yields the inference URL, under
+    which ``/predictions/<model>`` takes the API's request bodies."""
+    with tempfile.TemporaryDirectory() as tmp:
+        home, checkpoint = Path(tmp), Settings().checkpoint_dir / model
+        store = home / "store"
+        store.mkdir()
+        subprocess.run([tool_path("torch-model-archiver"), "--model-name", model, "--version", "1.0", "--handler",
+                        str(TORCHSERVE_HANDLER), "--extra-files", f"{checkpoint}.safetensors,{checkpoint}.json",
+                        "--export-path", str(store), "--archive-format", "no-archive"], check=True)
+        inference, management, metrics = (free_port() for _ in range(3))
+        registration = {model: {"1.0": {"defaultVersion": True, "marName": model, "minWorkers": 1, "maxWorkers": 1,
+                                        "batchSize": batch_size, "maxBatchDelay": max_delay_ms,
+                                        "responseTimeout": 120}}}
+        config = home / "config.properties"
+        config.write_text("\n".join([
+            f"inference_address=http://127.0.0.1:{inference}", f"management_address=http://127.0.0.1:{management}",
+            f"metrics_address=http://127.0.0.1:{metrics}", f"model_store={store}", f"load_models={model}",
+            f"models={json.dumps(registration)}", "disable_token_authorization=true", ""]))
+        with open(home / "torchserve.log", "wb") as log:
+            proc = subprocess.Popen([tool_path("torchserve"), "--start", "--foreground", "--ts-config", str(config),
+                                     "--model-store", str(store), "--ncs", "--disable-token-auth"],
+                                    cwd=home, env=os.environ | {"PYTHONPATH": str(REPO_ROOT)}, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"TorchServe exited:\n{(home / 'torchserve.log').read_text(errors='replace')}")
+                try:
+                    described = httpx.get(f"http://127.0.0.1:{management}/models/{model}", timeout=2).json()
+                    if any(w.get("status") == "READY" for w in described[0].get("workers", [])):
+                        break
+                except (httpx.HTTPError, ValueError, KeyError, IndexError, AttributeError):
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"TorchServe not ready in {timeout:g} s")
+                time.sleep(0.5)
+            yield f"http://127.0.0.1:{inference}"
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 # --- load generators --------------------------------------------------------------------------------------
@@ -184,36 +257,58 @@ def load(url: str, path: str, body: dict, concurrency: int, seconds: float) -> d
 
 
 # --- in-process reference ---------------------------------------------------------------------------------
-def in_process_rates(model: str, device: str, seconds: float = 2.0) -> dict[str, float]:
-    """Images/s of what the service does for a bulk request, without HTTP: the seeds' latents, the running copy of
-    the generator (memory format, threads), what each image's JSON says about it, and the API's own encoding of
-    the response (PNGs, base64 and the JSON body; the grid PNG; the npy bytes)."""
-    from app.api import encode
-    from app.service import Frames, GanService
+class InProcess:
+    """What the service does for a bulk request, without HTTP: the seeds' latents, the running copy of the
+    generator (memory format, threads), what each image's JSON says about it, and the API's own encoding of the
+    response (PNGs, base64 and the JSON body; the grid PNG; the npy bytes), on the service's torch thread."""
 
-    settings = Settings(device=device)
-    service = GanService(settings)
-    service.load_folder(settings.checkpoint_dir)
-    loaded = service.models[model]
-    G, forward = loaded.G, loaded.batcher.forward
-    rates = {}
+    def __init__(self, model: str, device: str) -> None:
+        from app.service import GanService
 
-    def measure(fmt: str) -> float:
-        done, seed, start = 0, 0, time.perf_counter()
+        settings = Settings(device=device)
+        self.service = GanService(settings)
+        self.service.load_folder(settings.checkpoint_dir)
+        self.model, self.seed = model, 0
+
+    def run(self, fmt: str, seconds: float) -> dict[str, float]:
+        return self.service.executor.submit(self.measure, fmt, seconds).result()
+
+    def measure(self, fmt: str, seconds: float) -> dict[str, float]:
+        from app.api import encode
+        from app.service import Frames
+
+        loaded = self.service.models[self.model]
+        G, forward, describe = loaded.G, loaded.batcher.forward, self.service.describe
+        done, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds or done == 0:
-            seeds = list(range(seed, seed + BULK))
+            seeds = list(range(self.seed, self.seed + BULK))
             latents = G.latents_for_seeds(seeds)
             images = forward(G.one_hot_rows(latents))
-            info = ([{"seed": s} | service.describe(loaded, latents, i, False) for i, s in enumerate(seeds)]
+            info = ([{"seed": s} | row for s, row in zip(seeds, describe(loaded, latents, False), strict=True)]
                     if fmt == "json" else [])
-            encode(Frames(images, info, {"seed": seeds[0]}), fmt, model, 1, start)
-            done, seed = done + BULK, seed + BULK
-        return done / (time.perf_counter() - start)
+            encode(Frames(images, info, {"seed": seeds[0]}), fmt, self.model, 1, start)
+            done, self.seed = done + 1, self.seed + BULK
+        return {"rps": done / (time.perf_counter() - start)}
 
-    for fmt in ("json", "png", "npy"):  # on the service's torch thread, with the threads it uses for bulk
-        rates[fmt] = service.executor.submit(measure, fmt).result()
-    service.executor.shutdown()
-    return rates
+    def close(self) -> None:
+        self.service.executor.shutdown()
+
+
+TURN_S = 2  # wrk takes whole seconds
+
+
+def in_turns(sides: dict[str, Callable[[float], dict[str, float]]], seconds: float) -> dict[str, dict[str, float]]:
+    """Measures every side for ``seconds`` in all, in turns of TURN_S seconds taken one after another, so that
+    the machine's drift during a run (on these shared 2-core machines, +-20% over a minute) falls on every side
+    alike. Per side: the mean over turns of req/s, p50 and p99 (turns are equally long)."""
+    turns = max(1, round(seconds / TURN_S))
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
+    for _ in range(turns):
+        for name, side in sides.items():
+            runs[name].append(side(seconds / turns))
+    combine = lambda key, values: float(np.sum(values) if key == "requests" else np.mean(values))  # noqa: E731
+    return {name: {key: combine(key, [r[key] for r in rs]) for key in rs[0]} | {"turns": turns}
+            for name, rs in runs.items()}
 
 
 def pixel_moves(precision: str, seeds: int = 256, device: str = "cpu",
@@ -249,26 +344,38 @@ def machine(device: str) -> str:
 
 
 # --- the run ----------------------------------------------------------------------------------------------
-def bench_model(model: str, device: str, seconds: float, workers: int) -> dict:
+def bench_model(model: str, device: str, seconds: float, workers: int, torchserve: bool = False) -> dict:
+    """The project's server, the naive one, the floor (and TorchServe) at each concurrency, in turns; bulk over
+    HTTP and in process, in turns; then the project in ``workers`` processes."""
     single = {"model": model, "n": 1}
     env = {"GAN_BENCH_ROUTES": "true", "GAN_LOG_LEVEL": "warning", "GAN_DEVICE": device}
-    results: dict = {"project": {}, "workers": {}, "naive": {}, "floor": {}, "bulk": {}}
-    with running_server(env) as url:
+    results: dict = {"project": {}, "workers": {}, "naive": {}, "floor": {}, "torchserve": {}, "bulk": {},
+                     "in_process": {}}
+    in_process = InProcess(model, device)
+    naive = ["-m", "app.bench", "--serve-naive", "--port", "{port}", "--models", model, "--device", device]
+    with ExitStack() as servers:
+        url = servers.enter_context(running_server(env))
+        naive_url, _ = servers.enter_context(server_process(argv=naive))
+        ts_url = servers.enter_context(torchserve_server(model)) if torchserve else None
         for c in CONCURRENCY:
-            results["project"][c] = load(url, "/generate", single, c, seconds)
-            results["floor"][c] = load(url, "/bench/constant.png", single, c, seconds)
+            sides = {"project": lambda s, c=c: load(url, "/generate", single, c, s),
+                     "naive": lambda s, c=c: load(naive_url, "/generate", single, c, s),
+                     "floor": lambda s, c=c: load(url, "/bench/constant.png", single, c, s)}
+            if ts_url:
+                sides["torchserve"] = lambda s, c=c: load(ts_url, f"/predictions/{model}", single, c, s)
+            for side, r in in_turns(sides, seconds).items():
+                results[side][c] = r
         for fmt in ("json", "png", "npy"):
-            r = load(url, "/generate", {"model": model, "n": BULK, "format": fmt}, 1, seconds)
-            results["bulk"][fmt] = r | {"images_per_s": r["rps"] * BULK}
+            body = {"model": model, "n": BULK, "format": fmt}
+            turns = in_turns({"http": lambda s, body=body: load(url, "/generate", body, 1, s),
+                              "in_process": lambda s, fmt=fmt: in_process.run(fmt, s)}, seconds)
+            results["bulk"][fmt] = turns["http"] | {"images_per_s": turns["http"]["rps"] * BULK}
+            results["in_process"][fmt] = turns["in_process"]["rps"] * BULK
+    in_process.close()
     if workers > 1:  # the same server in GAN_WORKERS processes
         with running_server(env | {"GAN_WORKERS": str(workers)}) as url:
             for c in CONCURRENCY:
                 results["workers"][c] = load(url, "/generate", single, c, seconds)
-    naive = ["-m", "app.bench", "--serve-naive", "--port", "{port}", "--models", model, "--device", device]
-    with server_process(argv=naive) as (url, _):
-        for c in CONCURRENCY:
-            results["naive"][c] = load(url, "/generate", single, c, seconds)
-    results["in_process"] = in_process_rates(model, device)
     project, naive = results["project"], results["naive"]
     best64 = max(project[64]["rps"], results["workers"].get(64, {}).get("rps", 0))
     results["ratios"] = {
@@ -279,19 +386,26 @@ def bench_model(model: str, device: str, seconds: float, workers: int) -> dict:
         **{f"bulk_{fmt}_over_in_process": results["bulk"][fmt]["images_per_s"] / results["in_process"][fmt]
            for fmt in ("json", "png", "npy")},
     }
+    if torchserve:
+        ts = results["torchserve"]
+        results["ratios"] |= {"c1_p50_latency_project_over_torchserve": project[1]["p50_ms"] / ts[1]["p50_ms"],
+                              "c64_rps_project_over_torchserve": project[64]["rps"] / ts[64]["rps"],
+                              "c64_rps_best_project_over_torchserve": best64 / ts[64]["rps"]}
     return results
 
 
 def markdown(all_results: dict, device: str, seconds: float, workers: int) -> str:
     tool = "wrk (1 thread)" if shutil.which("wrk") else "the bench's asyncio client"
     precision = os.environ.get("GAN_PRECISION", "float32")
-    lines = [f"`python -m app.bench` on {machine(device)}, {seconds:g} s per point, load from {tool} on the same "
-             f"machine, each request its own seed; the project's generators in {precision}.", ""]
+    lines = [f"`python -m app.bench` on {machine(device)}, {seconds:g} s per point, taken in turns of {TURN_S} s "
+             "with the sides it is compared with (project, naive and floor at each concurrency; bulk over HTTP and "
+             f"in process), load from {tool} on the same machine, each request its own seed; the project's "
+             f"generators in {precision}.", ""]
     for model, r in all_results.items():
         lines += [f"### {model}", "", "| single-image POST /generate | req/s | p50 ms | p99 ms |",
                   "|---|---:|---:|---:|"]
         for who, label in (("project", "project"), ("workers", f"project, {workers} workers"), ("naive", "naive"),
-                           ("floor", "floor")):
+                           ("torchserve", "TorchServe (batch 64, 5 ms)"), ("floor", "floor")):
             for c, x in r[who].items():
                 lines.append(f"| {label} c={c} | {x['rps']:.0f} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} |")
         lines += ["", "| bulk n=256 | images/s | in-process images/s | ratio |", "|---|---:|---:|---:|"]
@@ -302,7 +416,12 @@ def markdown(all_results: dict, device: str, seconds: float, workers: int) -> st
         lines += ["", f"c=1 p50 latency, project / naive: {q['c1_p50_latency_project_over_naive']:.2f} (goal <= 1); "
                   f"c=64 req/s, project / naive: {q['c64_rps_project_over_naive']:.2f} (one process), "
                   f"{q['c64_rps_best_project_over_naive']:.2f} (best of 1 and {workers} workers); "
-                  f"project / floor at c=64: {q['c64_rps_project_over_floor']:.2f}.", ""]
+                  f"project / floor at c=64: {q['c64_rps_project_over_floor']:.2f}."]
+        if "c64_rps_project_over_torchserve" in q:
+            lines[-1] += (f" Against TorchServe: c=1 p50 latency {q['c1_p50_latency_project_over_torchserve']:.2f}, "
+                          f"c=64 req/s {q['c64_rps_project_over_torchserve']:.2f} (one process), "
+                          f"{q['c64_rps_best_project_over_torchserve']:.2f} (best; goal >= 1.3).")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -318,6 +437,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pixels", action="store_true", help="only print how far --precision (and --cuda-graphs) "
                         "move each shipped generator's pixels against float32 run eagerly")
     parser.add_argument("--workers", type=int, default=2, help="also measure GAN_WORKERS=this (1: skip)")
+    parser.add_argument("--torchserve", action="store_true", help="also measure TorchServe (batch 64, 5 ms) on the "
+                        "same checkpoint: pip install -e '.[bench]' and a Java runtime")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--markdown", type=Path, help="write the tables here")
     parser.add_argument("--serve-naive", action="store_true", help=argparse.SUPPRESS)
@@ -336,7 +457,10 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["GAN_PRECISION"] = args.precision
     if args.cuda_graphs:
         os.environ["GAN_CUDA_GRAPHS"] = "true"
-    results = {model: bench_model(model, args.device, args.seconds, args.workers) for model in args.models.split(",")}
+    if args.torchserve and (why := torchserve_ready()):
+        parser.error(f"--torchserve: TorchServe is {why}")
+    results = {model: bench_model(model, args.device, args.seconds, args.workers, args.torchserve)
+               for model in args.models.split(",")}
     text = markdown(results, args.device, args.seconds, args.workers)
     print(text)
     if args.json:

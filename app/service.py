@@ -400,20 +400,24 @@ class GanService:
             raise ServiceError(503, f"model {model.name!r} is busy ({e}); retry shortly", headers=retry) from None
 
     @staticmethod
-    def describe(model: LoadedModel, latents: Latents, i: int, with_z: bool) -> dict[str, Any]:
-        info: dict[str, Any] = {}
+    def describe(model: LoadedModel, latents: Latents, with_z: bool) -> list[dict[str, Any]]:
+        """What made each image, one dict per row: label (and its name), category, codes, z. Tensors become lists
+        once for all rows (per-row tensor indexing cost 20 us an image: 5 ms of a 256-image InfoGAN request)."""
+        n = len(latents)
+        columns: dict[str, list[Any]] = {}
         if latents.labels is not None:
-            info["label"] = int(latents.labels[i].argmax()) if latents.labels.dim() == 2 else int(latents.labels[i])
+            labels = latents.labels.argmax(1) if latents.labels.dim() == 2 else latents.labels
+            columns["label"] = labels.tolist()
             if model.class_names:
-                info["label_name"] = model.class_names[info["label"]]
+                columns["label_name"] = [model.class_names[label] for label in columns["label"]]
         if latents.categories is not None:
             cats = latents.categories
-            info["category"] = int(cats[i].argmax()) if cats.dim() == 2 else int(cats[i])
+            columns["category"] = (cats.argmax(1) if cats.dim() == 2 else cats).tolist()
         if latents.codes is not None:
-            info["codes"] = [round(float(v), 6) for v in latents.codes[i]]
+            columns["codes"] = [[round(v, 6) for v in row] for row in latents.codes.tolist()]
         if with_z:
-            info["z"] = latents.z[i].tolist()
-        return info
+            columns["z"] = latents.z.tolist()
+        return [{key: values[i] for key, values in columns.items()} for i in range(n)]
 
     # --- endpoints ----------------------------------------------------------------------------
     async def generate(self, req: GenerateRequest) -> Frames:
@@ -429,8 +433,8 @@ class GanService:
         if labels is not None:
             latents.labels = torch.tensor(labels)
         # what made each image is told in JSON only (PNG and npy give the first seed in a header)
-        info = ([{"seed": s} | self.describe(model, latents, i, req.return_latents) for i, s in enumerate(seeds)]
-                if req.format == "json" else [])
+        described = self.describe(model, latents, req.return_latents) if req.format == "json" else []
+        info = [{"seed": s} | row for s, row in zip(seeds, described, strict=True)] if described else []
         images = await self.run(model, latents)
         return Frames(images, info, {"seed": seeds[0]}, req.columns)
 
@@ -454,7 +458,8 @@ class GanService:
         latents = Latents(z, mix(a.labels, b.labels), mix(a.categories, b.categories), mix(a.codes, b.codes))
         latents.z[0], latents.z[-1] = a.z[0], b.z[0]  # exact end frames
         images = await self.run(model, latents)
-        info = [{"t": round(float(t[i]), 6)} | self.describe(model, latents, i, False) for i in range(req.steps)]
+        described = self.describe(model, latents, False)
+        info = [{"t": round(step, 6)} | row for step, row in zip(t.tolist(), described, strict=True)]
         return Frames(images, info, {"method": req.method}, req.columns or req.steps)
 
     async def arithmetic(self, req: ArithmeticRequest) -> Frames:
@@ -479,7 +484,8 @@ class GanService:
         latents = Latents(z, expand(base.labels), expand(base.categories), expand(base.codes))
         images = await self.run(model, latents)
         k = 1 + req.neighbors
-        info = [{"kind": "result" if i == 0 else "neighbor"} | self.describe(model, latents, i, True) for i in range(k)]
+        described = self.describe(model, latents, True)[:k]
+        info = [{"kind": "result" if i == 0 else "neighbor"} | row for i, row in enumerate(described)]
         terms = [{"weight": term.weight, "z": means[i].tolist()} for i, term in enumerate(req.terms)]
         return Frames(images[:k], info, {"terms": terms, "term_images": images[k:]}, req.columns or k)
 
@@ -519,7 +525,7 @@ class GanService:
             keep = slice(None) if req.vary == "category" else [i for i in range(G.num_continuous) if i != req.vary]
             latents.codes[:, keep] = fixed[keep]
         images = await self.run(model, latents)
-        info = [self.describe(model, latents, i, False) for i in range(len(latents))]
+        info = self.describe(model, latents, False)
         extra = {"vary": req.vary, "values": [round(v, 6) for v in values], "rows": len(latents) // columns,
                  "columns": columns}
         return Frames(images, info, extra, req.columns or columns)

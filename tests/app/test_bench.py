@@ -33,3 +33,55 @@ def test_wrk_figures_are_read_from_a_real_run():
     with running_server() as url:
         r = wrk_load(url, "/generate", {"model": "gan-mnist", "n": 1}, 2, 1)
     assert r["requests"] > 10 and r["rps"] > 10 and 0 < r["p50_ms"] <= r["p99_ms"]
+
+
+def test_sides_are_measured_in_alternating_turns_and_averaged():
+    from app.bench import in_turns
+
+    calls = []
+
+    def side(name, rps):
+        def run(seconds):
+            calls.append((name, seconds))
+            return {"rps": rps + len(calls), "p50_ms": 1.0, "requests": 10}
+        return run
+
+    out = in_turns({"a": side("a", 100), "b": side("b", 200)}, seconds=6)
+    assert calls == [("a", 2), ("b", 2)] * 3  # turns of TURN_S seconds, one side after the other
+    assert out["a"] == {"rps": 100 + (1 + 3 + 5) / 3, "p50_ms": 1.0, "requests": 30, "turns": 3}
+    assert out["b"]["rps"] == 200 + (2 + 4 + 6) / 3
+
+
+def test_the_in_process_reference_runs_the_services_path_and_encoding():
+    from app.bench import InProcess
+
+    reference = InProcess("cgan-mnist", "cpu")
+    try:
+        for fmt in ("json", "png", "npy"):
+            assert reference.run(fmt, 0.01)["rps"] > 0
+        assert reference.seed >= 3 * 256  # every request its own seeds
+    finally:
+        reference.close()
+
+
+@pytest.mark.skipif(__import__("app.bench").bench.torchserve_ready() is not None,
+                    reason="TorchServe is not installed (pip install -e '.[bench]' and a Java runtime)")
+def test_torchserve_serves_the_services_images_batched():
+    """The benchmark's TorchServe side runs the same checkpoint: the image for a seed is the service's (within one
+    grey level: channels-last there), and concurrent requests, batched by TorchServe, each get their own seed's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.bench import torchserve_server
+
+    model = "cgan-mnist"
+    with running_server() as url:
+        served = {seed: np.asarray(Image.open(io.BytesIO(httpx.post(url + "/generate", json={
+            "model": model, "seed": seed}).content)), dtype=np.int16) for seed in range(8)}
+    with torchserve_server(model) as ts_url, ThreadPoolExecutor(8) as pool:
+        def ask(seed):
+            r = httpx.post(f"{ts_url}/predictions/{model}", json={"model": model, "n": 1, "seed": seed}, timeout=60)
+            assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+            return np.asarray(Image.open(io.BytesIO(r.content)), dtype=np.int16)
+
+        answers = dict(zip(range(8), pool.map(ask, range(8)), strict=True))
+    assert all(np.abs(answers[seed] - served[seed]).max() <= 1 for seed in range(8))
