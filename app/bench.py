@@ -149,7 +149,8 @@ def torchserve_server(model: str, batch_size: int = 64, max_delay_ms: int = 5,
         with open(home / "torchserve.log", "wb") as log:
             proc = subprocess.Popen([tool_path("torchserve"), "--start", "--foreground", "--ts-config", str(config),
                                      "--model-store", str(store), "--ncs", "--disable-token-auth"],
-                                    cwd=home, env=os.environ | {"PYTHONPATH": str(REPO_ROOT)}, stdout=log,
+                                    cwd=home, stdout=log,  # its pid file and unpacked models in home too:
+                                    env=os.environ | {"PYTHONPATH": str(REPO_ROOT), "TEMP": tmp, "TMPDIR": tmp},
                                     stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.monotonic() + timeout
