@@ -296,6 +296,8 @@ class InProcess:
 
 
 TURN_S = 2  # wrk takes whole seconds
+WARM_S = 10  # load at c=64 on every side before measuring (TorchServe at c=64 on gan-mnist, 2 s runs from start:
+# 1,310, 2,240, 2,260, 2,970, 3,730, 3,820, 4,260 req/s: its JIT compiler at work)
 
 
 def in_turns(sides: dict[str, Callable[[float], dict[str, float]]], seconds: float) -> dict[str, dict[str, float]]:
@@ -358,6 +360,10 @@ def bench_model(model: str, device: str, seconds: float, workers: int, torchserv
         url = servers.enter_context(running_server(env))
         naive_url, _ = servers.enter_context(server_process(argv=naive))
         ts_url = servers.enter_context(torchserve_server(model)) if torchserve else None
+        warm = [(url, "/generate"), (url, "/bench/constant.png"), (naive_url, "/generate")]
+        warm += [(ts_url, f"/predictions/{model}")] if ts_url else []
+        for base, path in warm:  # every side warmed alike: TorchServe's Java front end needs ~10 s to reach speed
+            load(base, path, single, 64, WARM_S)
         for c in CONCURRENCY:
             sides = {"project": lambda s, c=c: load(url, "/generate", single, c, s),
                      "naive": lambda s, c=c: load(naive_url, "/generate", single, c, s),
@@ -375,6 +381,7 @@ def bench_model(model: str, device: str, seconds: float, workers: int, torchserv
     in_process.close()
     if workers > 1:  # the same server in GAN_WORKERS processes
         with running_server(env | {"GAN_WORKERS": str(workers)}) as url:
+            load(url, "/generate", single, 64, WARM_S)
             for c in CONCURRENCY:
                 results["workers"][c] = load(url, "/generate", single, c, seconds)
     project, naive = results["project"], results["naive"]
