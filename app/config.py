@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(
         [], description="comma-separated keys; when set, every route but health, the page and the docs needs one")
     rate_limit: str | None = Field(None, description='per key or client address, e.g. "100/minute" ("limits")')
+    fast_path: bool = Field(True, description="POST /generate with a JSON body skips FastAPI's routing layers "
+                            "(same validation, answers and errors; app/fastpath.py)")
     bench_routes: bool = Field(False, description="serve /bench/constant.png (the benchmark's HTTP floor)")
 
     @field_validator("cors_origins", "api_keys", mode="before")

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 
 from app.api import bench_router, router
 from app.config import Settings
+from app.fastpath import GenerateFastPath
 from app.http import AccessControlMiddleware, BodyGuardMiddleware, RequestContextMiddleware, error_body
 from app.logs import setup_logging
 from app.metrics import Metrics
@@ -87,7 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     if settings.bench_routes:
         app.include_router(bench_router)
-    # Innermost first: the body guard sits next to the routes, request ids and the access log outermost.
+    # Innermost first: the fast path and the body guard sit next to the routes, request ids and the access log
+    # outermost.
+    if settings.fast_path:
+        app.add_middleware(GenerateFastPath)
     app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     if settings.api_keys or settings.rate_limit:
         app.add_middleware(AccessControlMiddleware, api_keys=settings.api_keys, rate_limit=settings.rate_limit)

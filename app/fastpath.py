@@ -1,0 +1,72 @@
+"""POST /generate without FastAPI's routing layers, its hottest request (docs/benchmarks.md, issue 12).
+
+FastAPI's own layers (exception middleware, router, dependency solving, body handling) cost about 125 us of a
+request here, most of the event loop's time per request at c=64 for the cheaper generators. ``GenerateFastPath``
+is a pure ASGI middleware just inside the hardening ones (request ids, access log, metrics, access control, CORS and
+the body guard all still apply): for a POST to /generate with a JSON body it reads the body, validates it with the
+route's own model (``GenerateRequest``) and answers through the route's own code (``api.respond``); a
+``ServiceError`` goes to the app's own handler. Anything else (another route, another content type, a body that
+does not validate) goes on to FastAPI, the body replayed, so every answer and error keeps its one shape.
+``GAN_FAST_PATH=false`` leaves every request to FastAPI.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api import respond, router
+from app.http import header
+from app.schemas import GenerateRequest
+from app.service import ServiceError
+
+PATH = "/generate"
+GENERATE_ROUTE = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == PATH and "POST" in r.methods)
+
+
+def replayed(body: bytes, receive: Receive) -> Receive:
+    """``receive`` with the body already read handed out once more, then the client's next messages."""
+    pending = True
+
+    async def again() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
+
+
+class GenerateFastPath:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST"
+                or header(scope, b"content-type") != b"application/json"):
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()  # the body guard's: its size limit and deadline hold here too
+            if message["type"] != "http.request":
+                return  # the client left before its body was whole: nobody to answer
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        try:
+            req = GenerateRequest.model_validate_json(body)
+        except ValidationError:
+            await self.app(scope, replayed(body, receive), send)  # FastAPI's 422, in the API's error shape
+            return
+        app = scope["app"]
+        scope["route"] = GENERATE_ROUTE  # as the router would set it: the access log and metrics label by it
+        request = Request(scope, receive)
+        try:
+            response = await respond(request, req, app.state.service.generate(req))
+        except ServiceError as e:
+            response = await app.exception_handlers[ServiceError](request, e)
+        await response(scope, receive, send)

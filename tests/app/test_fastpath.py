@@ -1,0 +1,84 @@
+"""POST /generate's fast path answers exactly as FastAPI's route does, success and error alike, behind every
+middleware; and it is the path taken."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+import app.fastpath
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import CHECKPOINTS
+
+JSON = {"Content-Type": "application/json"}
+BODIES = [  # (content, headers): valid requests of every format, then what each kind of error looks like
+    (json.dumps({"model": "dcgan-mnist", "seed": 5}), JSON),
+    (json.dumps({"model": "cgan-mnist", "n": 3, "seed": 2, "label": 7, "format": "json", "return_latents": True}),
+     JSON),
+    (json.dumps({"model": "cgan-fashion", "n": 2, "seed": 9, "label": "sneaker", "format": "json"}), JSON),
+    (json.dumps({"model": "infogan-mnist", "n": 4, "seed": 1, "category": 3, "format": "npy"}), JSON),
+    (json.dumps({"model": "gan-mnist", "n": 5, "seed": 8, "columns": 2, "scale": 3}), JSON),
+    (json.dumps({"model": "nope", "seed": 1}), JSON),  # 404 from the service
+    (json.dumps({"model": "dcgan-mnist", "label": 3}), JSON),  # 422 from the service: no labels here
+    (json.dumps({"model": "cgan-mnist", "label": "sneaker"}), JSON),  # 422: a name from another model
+    (json.dumps({"model": "dcgan-mnist", "n": 100000}), JSON),  # 422 from validation
+    (json.dumps({"model": "dcgan-mnist", "seed": "x"}), JSON),
+    (json.dumps({"model": "dcgan-mnist", "surprise": 1}), JSON),
+    ('{"model": "dcgan-mnist", "n": ', JSON),  # not JSON
+    ("[1, 2]", JSON),
+    ("", JSON),
+    (json.dumps({"model": "dcgan-mnist", "seed": 5}), {"Content-Type": "text/plain"}),  # left to FastAPI
+    (json.dumps({"model": "dcgan-mnist", "seed": 5}), {"Content-Type": "application/json; charset=utf-8"}),
+]
+
+
+def answer(client: TestClient, content: str, headers: dict) -> tuple:
+    r = client.post("/generate", content=content, headers=headers | {"X-Request-ID": "fixed-id-0001"})
+    body = r.content
+    if r.headers.get("content-type") == "application/json":
+        parsed = r.json()
+        parsed.pop("elapsed_ms", None)  # a timing
+        body = json.dumps(parsed, sort_keys=True).encode()
+    kept = {k: v for k, v in r.headers.items() if k not in ("x-generation-ms", "content-length", "date")}
+    return r.status_code, kept, body
+
+
+@pytest.fixture(scope="module")
+def clients():
+    made = [TestClient(create_app(Settings(checkpoint_dir=CHECKPOINTS, log_level="warning", fast_path=on)))
+            for on in (True, False)]
+    with made[0] as fast, made[1] as routed:
+        yield fast, routed
+
+
+def test_the_fast_path_answers_as_the_route_does(clients):
+    fast, routed = clients
+    for content, headers in BODIES:
+        assert answer(fast, content, headers) == answer(routed, content, headers), (content, headers)
+
+
+def test_the_fast_path_is_taken_for_json_bodies_and_counted_under_its_route(clients, monkeypatch):
+    fast, routed = clients
+    taken = []
+    real = app.fastpath.respond
+    monkeypatch.setattr(app.fastpath, "respond", lambda *a: taken.append(1) or real(*a))
+    for client in (fast, routed):
+        assert client.post("/generate", json={"model": "dcgan-mnist", "seed": 1}).status_code == 200
+        assert client.post("/generate", content="{}", headers={"Content-Type": "text/plain"}).status_code == 422
+    assert len(taken) == 1  # the fast client's JSON request; never the routed client's, never text/plain
+    metrics = fast.get("/metrics").text
+    assert 'route="/generate"' in metrics and 'route="unmatched"' not in metrics
+
+
+def test_the_body_guard_and_access_control_still_apply():
+    settings = Settings(checkpoint_dir=CHECKPOINTS, log_level="warning", max_body_bytes=1024, api_keys=["k1"])
+    with TestClient(create_app(settings)) as client:
+        body = {"model": "dcgan-mnist", "seed": 1}
+        assert client.post("/generate", json=body).status_code == 401
+        ok = client.post("/generate", json=body, headers={"Authorization": "Bearer k1"})
+        assert ok.status_code == 200 and ok.headers["content-type"] == "image/png"
+        big = client.post("/generate", json=body | {"pad": "x" * 2000}, headers={"Authorization": "Bearer k1"})
+        assert big.status_code == 413 and big.json()["detail"][0]["loc"] == ["body"]
