@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Wheels for the GPU machine of the `device` tool (its image has torch, numpy, pillow, safetensors, httpx, uvloop,
-# prometheus-client and pytest, not the web stack): the serving packages missing there, at the versions of this
+# prometheus-client and pytest, not the web stack nor zlib-ng): the serving packages missing there, at the versions of this
 # checkout's .venv, into .whl/ (git-ignored). Then `scripts/gpu_check.sh` runs there with `.whl` carried.
 #
 #   bash scripts/gpu_wheels.sh      # here, once per session (needs PyPI)
@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo /.whl/ >> .git/info/exclude
 NAMES="fastapi starlette pydantic pydantic-core pydantic-settings python-dotenv annotated-types typing-inspection
-uvicorn httptools python-multipart limits deprecated fastapi-offline opentelemetry-api"
+uvicorn httptools python-multipart limits deprecated fastapi-offline opentelemetry-api zlib-ng"
 rm -rf .whl && mkdir -p .whl
 for name in $NAMES; do
     version=$(.venv/bin/python -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p' || true)
