@@ -27,16 +27,12 @@ PATH = "/generate"
 GENERATE_ROUTE = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == PATH and "POST" in r.methods)
 
 
-def replayed(body: bytes, receive: Receive) -> Receive:
-    """``receive`` with the body already read handed out once more, then the client's next messages."""
-    pending = True
+def replayed(messages: list[Message], receive: Receive) -> Receive:
+    """``receive`` with the messages already read handed out once more, then the client's next ones."""
+    pending = list(messages)
 
     async def again() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+        return pending.pop(0) if pending else await receive()
 
     return again
 
@@ -50,18 +46,20 @@ class GenerateFastPath:
                 or header(scope, b"content-type") != b"application/json"):
             await self.app(scope, receive, send)
             return
-        chunks, more = [], True
+        messages, more = [], True
         while more:
             message = await receive()  # the body guard's: its size limit and deadline hold here too
-            if message["type"] != "http.request":
-                return  # the client left before its body was whole: nobody to answer
-            chunks.append(message.get("body", b""))
+            messages.append(message)
+            if message["type"] != "http.request":  # the client left mid-body: FastAPI answers it as ever
+                await self.app(scope, replayed(messages, receive), send)
+                return
             more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body = b"".join(m.get("body", b"") for m in messages)
         try:
             req = GenerateRequest.model_validate_json(body)
-        except ValidationError:
-            await self.app(scope, replayed(body, receive), send)  # FastAPI's 422, in the API's error shape
+        except ValidationError:  # FastAPI's 422, in the API's error shape
+            await self.app(scope, replayed([{"type": "http.request", "body": body, "more_body": False}], receive),
+                           send)
             return
         app = scope["app"]
         scope["route"] = GENERATE_ROUTE  # as the router would set it: the access log and metrics label by it
