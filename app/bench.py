@@ -114,8 +114,7 @@ TORCHSERVE_HANDLER = REPO_ROOT / "scripts" / "torchserve_handler.py"
 
 def torchserve_ready() -> str | None:
     """None when TorchServe can run here, else why not."""
-    missing = [tool for tool in ("torchserve", "torch-model-archiver", "java")
-               if not (shutil.which(tool) or (Path(sys.executable).parent / tool).exists())]
+    missing = [tool for tool in ("torchserve", "torch-model-archiver", "java") if not shutil.which(tool_path(tool))]
     return f"not installed: {', '.join(missing)} (pip install -e '.[bench]'; a Java runtime)" if missing else None
 
 
@@ -279,14 +278,13 @@ class InProcess:
         from app.service import Frames
 
         loaded = self.service.models[self.model]
-        G, forward, describe = loaded.G, loaded.batcher.forward, self.service.describe
+        G, forward = loaded.G, loaded.batcher.forward
         done, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds or done == 0:
             seeds = list(range(self.seed, self.seed + BULK))
             latents = G.latents_for_seeds(seeds)
             images = forward(G.one_hot_rows(latents))
-            info = ([{"seed": s} | row for s, row in zip(seeds, describe(loaded, latents, False), strict=True)]
-                    if fmt == "json" else [])
+            info = self.service.seed_info(loaded, latents, seeds, False) if fmt == "json" else []
             encode(Frames(images, info, {"seed": seeds[0]}), fmt, self.model, 1, start)
             done, self.seed = done + 1, self.seed + BULK
         return {"rps": done / (time.perf_counter() - start)}

@@ -419,6 +419,11 @@ class GanService:
             columns["z"] = latents.z.tolist()
         return [{key: values[i] for key, values in columns.items()} for i in range(n)]
 
+    @classmethod
+    def seed_info(cls, model: LoadedModel, latents: Latents, seeds: list[int], with_z: bool) -> list[dict[str, Any]]:
+        """The JSON facts of seeded images: each one's seed, then ``describe``'s."""
+        return [{"seed": s} | row for s, row in zip(seeds, cls.describe(model, latents, with_z), strict=True)]
+
     # --- endpoints ----------------------------------------------------------------------------
     async def generate(self, req: GenerateRequest) -> Frames:
         model = self.get(req.model)
@@ -433,8 +438,7 @@ class GanService:
         if labels is not None:
             latents.labels = torch.tensor(labels)
         # what made each image is told in JSON only (PNG and npy give the first seed in a header)
-        described = self.describe(model, latents, req.return_latents) if req.format == "json" else []
-        info = [{"seed": s} | row for s, row in zip(seeds, described, strict=True)] if described else []
+        info = self.seed_info(model, latents, seeds, req.return_latents) if req.format == "json" else []
         images = await self.run(model, latents)
         return Frames(images, info, {"seed": seeds[0]}, req.columns)
 
@@ -484,7 +488,7 @@ class GanService:
         latents = Latents(z, expand(base.labels), expand(base.categories), expand(base.codes))
         images = await self.run(model, latents)
         k = 1 + req.neighbors
-        described = self.describe(model, latents, True)[:k]
+        described = self.describe(model, latents[:k], True)  # the shown rows; the terms' are told as z below
         info = [{"kind": "result" if i == 0 else "neighbor"} | row for i, row in enumerate(described)]
         terms = [{"weight": term.weight, "z": means[i].tolist()} for i, term in enumerate(req.terms)]
         return Frames(images[:k], info, {"terms": terms, "term_images": images[k:]}, req.columns or k)
