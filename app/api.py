@@ -100,8 +100,8 @@ async def client_gone(request: Request) -> None:
 
 async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) -> Response:
     """Awaits the service's frames, then encodes them: small outputs inline, larger ones on the torch thread, after
-    the forward pass that made them (in another thread the next forward ran 10-70% slower: a third thread
-    beside the torch thread's OpenMP team, docs/benchmarks.md).
+    the forward pass that made them (in another thread the next forward ran slower: a third thread beside
+    the torch thread's OpenMP team, docs/benchmarks.md).
     A client that leaves first cancels the work: its request leaves the model's queue, nobody's work is done."""
     started = time.perf_counter()
     handler = asyncio.current_task()

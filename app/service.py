@@ -402,7 +402,7 @@ class GanService:
     @staticmethod
     def describe(model: LoadedModel, latents: Latents, with_z: bool) -> list[dict[str, Any]]:
         """What made each image, one dict per row: label (and its name), category, codes, z. Tensors become lists
-        once for all rows (per-row tensor indexing cost 20 us an image: 5 ms of a 256-image InfoGAN request)."""
+        once for all rows, not indexed per row (a 256-image InfoGAN answer: 1,024 small tensor operations)."""
         n = len(latents)
         columns: dict[str, list[Any]] = {}
         if latents.labels is not None:
