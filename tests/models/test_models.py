@@ -158,6 +158,38 @@ def test_a_seeds_latent_is_the_prior_drawn_from_a_generator_seeded_with_it(famil
                 assert torch.equal(got[i : i + 1], expected), (family, seed, name)
 
 
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_a_single_seed_from_many_threads_at_once_is_still_its_prior(family):
+    """One seed takes a shorter path (this thread's generator, reseeded): the same numbers, from any thread, with
+    other threads reseeding theirs at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    G, _ = tiny(family)
+    seeds = list(range(200)) * 3
+    with ThreadPoolExecutor(4) as pool:
+        drawn = list(pool.map(lambda seed: G.latents_for_seeds([seed]), seeds))
+    for seed, one in zip(seeds, drawn, strict=True):
+        expected = G.prior(1, torch.Generator().manual_seed(seed))
+        for name in ("z", "labels", "categories", "codes"):
+            if getattr(expected, name) is not None:
+                assert torch.equal(getattr(one, name), getattr(expected, name)), (family, seed, name)
+
+
+def test_one_hot_rows_are_exact_and_refuse_out_of_range_indices():
+    from models.common import one_hot
+
+    index = torch.randint(10, (500,), generator=torch.Generator().manual_seed(0))
+    rows = one_hot(index, 10)
+    assert torch.equal(rows, torch.nn.functional.one_hot(index, 10).float())
+    rows[0, 0] = 7.0  # the cached identity behind it is not written through
+    assert torch.equal(one_hot(torch.tensor([0]), 10), torch.eye(10)[:1])
+    soft = torch.full((2, 10), 0.1)
+    assert one_hot(soft, 10) is soft  # soft rows (a blend of labels) pass through
+    for bad in (-1, 10):
+        with pytest.raises(IndexError):
+            one_hot(torch.tensor([bad]), 10)
+
+
 @pytest.mark.parametrize("family", ["dcgan", "cgan", "infogan"])
 def test_refine_draws_the_image_with_a_full_resolution_convolution(family):
     """``refine`` (the DCGAN recipe's generator): the last upsampling keeps feature maps at 28x28 and a
