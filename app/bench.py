@@ -442,8 +442,8 @@ def markdown(all_results: dict, device: str, seconds: float, workers: int) -> st
                           f"c=64 req/s {q['c64_rps_project_over_torchserve']:.2f} (one process), "
                           f"{q['c64_rps_best_project_over_torchserve']:.2f} (best; goal >= 1.3).")
         if "c64_rps_workers_over_torchserve_workers" in q:
-            lines[-1] += (f" {workers} project workers against TorchServe with {workers} workers (its default here, one "
-                          f"per core) at c=64: {q['c64_rps_workers_over_torchserve_workers']:.2f}.")
+            lines[-1] += (f" {workers} project workers against TorchServe with {workers} workers (its default here, "
+                          f"one per core) at c=64: {q['c64_rps_workers_over_torchserve_workers']:.2f}.")
         lines.append("")
     return "\n".join(lines)
 
