@@ -112,6 +112,12 @@ class Trainer:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
         self.ema_steps = 0
         self.d_updates = 0
+        self.translating = bool(cfg.translate)  # set per epoch by set_epoch (translate_epochs)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Epoch ``epoch`` (from 0) begins: D's inputs are translated while ``epoch < translate_epochs``."""
+        until = self.cfg.translate_epochs
+        self.translating = bool(self.cfg.translate) and (until is None or epoch < until)
 
     def set_lr_schedule(self, step: int, total_steps: int) -> float:
         """Both learning rates for generator step ``step`` of ``total_steps``: constant, then (with
@@ -126,7 +132,7 @@ class Trainer:
     def discriminate(self, x: torch.Tensor, latents: Any) -> Judgement:
         """D's judgement of images x (through DiffAugment's translation when configured): the same call for
         every family; whatever D needs of the latents (CGAN's labels) it takes itself."""
-        if self.cfg.translate:
+        if self.translating:
             x = translate(x, self.cfg.translate, self.world)
         return self.D_net(x, latents)
 
@@ -319,6 +325,7 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         trainer.G.train(), trainer.D.train()
+        trainer.set_epoch(epoch)
         sampler.set_epoch(epoch)
         order = torch.tensor(list(sampler), device=device)
         bar = tqdm(range(steps_per_epoch), desc=f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}", leave=False,

@@ -140,6 +140,25 @@ def test_translation_shifts_each_image_and_fills_with_background():
     assert x.grad is not None  # differentiable, so G learns through it
 
 
+def test_translation_stops_after_translate_epochs():
+    from training.train import Trainer
+
+    x = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    seen: list[torch.Tensor] = []
+    for until, translated in ((None, [True, True, True]), (2, [True, True, False]), (0, [False] * 3)):
+        trainer = Trainer(tiny_config("gan", translate=2, translate_epochs=until), (1, 28, 28), torch.device("cpu"))
+        trainer.D_net = lambda images, latents: seen.append(images)  # what D is shown
+        for epoch, expected in enumerate(translated):
+            trainer.set_epoch(epoch)
+            torch.manual_seed(epoch)
+            trainer.discriminate(x, None)
+            assert (not torch.equal(seen[-1], x)) is expected, (until, epoch)
+    off = Trainer(tiny_config("gan"), (1, 28, 28), torch.device("cpu"))
+    off.D_net = lambda images, latents: images
+    off.set_epoch(0)
+    assert torch.equal(off.discriminate(x, None), x)
+
+
 def test_r1_penalty_flattens_d_on_real_digits():
     from training.train import Trainer
 
