@@ -33,7 +33,7 @@ def fit_encoder(G: Generator, steps: int = 3000, batch: int = 128, lr: float = 1
     """Q trained to read G's categories and codes from G's images."""
     torch.manual_seed(seed)
     D = init or InfoganDiscriminator(G.num_categories, G.num_continuous, G.img_shape, **d_kwargs)
-    D.train()
+    D.train().requires_grad_(True)  # a loaded checkpoint comes frozen
     params = [*D.body.parameters(), *D.q_head.parameters()]
     opt = torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)

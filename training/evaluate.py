@@ -199,7 +199,37 @@ def evaluate_generator(G: Generator, classifier: DigitClassifier, n: int = 5000,
         metrics |= label_accuracy(preds, latents.labels.numpy())
     if G.num_categories:
         metrics |= category_accuracy(preds, latents.categories.numpy(), G.num_categories)
+    if G.num_continuous:
+        metrics |= code_effects(images, latents.codes, latents.categories)
     return metrics
+
+
+def stroke_measures(images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Per image (N, 1, H, W in [-1, 1]): its slant, as the shear of its ink about the centre of mass (second
+    moments mu11 / mu02: positive leans right going up), and its ink, the mean brightness (thicker strokes: more)."""
+    ink = ((images[:, 0].double() + 1) / 2).numpy()
+    h, w = ink.shape[1:]
+    ys, xs = np.arange(h, dtype=float)[None, :, None], np.arange(w, dtype=float)[None, None, :]
+    mass = ink.sum((1, 2)) + 1e-9
+    cy, cx = (ink * ys).sum((1, 2)) / mass, (ink * xs).sum((1, 2)) / mass
+    dy, dx = ys - cy[:, None, None], xs - cx[:, None, None]
+    slant = -(ink * dx * dy).sum((1, 2)) / ((ink * dy * dy).sum((1, 2)) + 1e-9)  # rows grow downwards
+    return slant, ink.mean((1, 2))
+
+
+def code_effects(images: torch.Tensor, codes: torch.Tensor, categories: torch.Tensor | None) -> dict[str, Any]:
+    """What each continuous code controls: its correlation with the samples' slant and with their ink (stroke
+    width), within each category (a 1 has less ink than an 8 whatever its code), averaged over categories."""
+    slant, ink = stroke_measures(images)
+    groups = categories.numpy() if categories is not None else np.zeros(len(images), int)
+    result: dict[str, list[float]] = {"code_slant_correlation": [], "code_ink_correlation": []}
+    for j in range(codes.shape[1]):
+        code = codes[:, j].numpy()
+        for key, measure in (("code_slant_correlation", slant), ("code_ink_correlation", ink)):
+            rs = [np.corrcoef(code[groups == g], measure[groups == g])[0, 1] for g in np.unique(groups)
+                  if (groups == g).sum() > 2]
+            result[key].append(round(float(np.mean(rs)), 4))
+    return result
 
 
 @torch.inference_mode()

@@ -379,10 +379,13 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
         "metrics": {},
     }
     if checkpoint_dir is not None and main:
-        # D (with InfoGAN's Q) beside G: a feature extractor (training/features.py) and InfoGAN's encoder
-        d_card = {k: v for k, v in card.items() if k != "metrics"} | {"kind": "discriminator", "generator": cfg.name}
+        # D (with InfoGAN's Q) beside G: a feature extractor (training/features.py) and InfoGAN's encoder, which
+        # the service serves only beside the very generator it was trained with (its card names G's sha256)
+        g_card = save_checkpoint(trainer.averaged_generator().cpu(), checkpoint_dir / cfg.name, card)
+        d_card = {k: v for k, v in card.items() if k != "metrics"} | {"kind": "discriminator", "generator": cfg.name,
+                                                                       "generator_sha256": g_card["sha256"]}
         save_checkpoint(trainer.D.cpu().eval(), checkpoint_dir / f"{cfg.name}-discriminator", d_card)
-        return save_checkpoint(trainer.averaged_generator().cpu(), checkpoint_dir / cfg.name, card)
+        return g_card
     return card
 
 

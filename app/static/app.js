@@ -373,6 +373,19 @@ async function runInterpolation() {
 }
 
 // ---- InfoGAN ------------------------------------------------------------------------------------
+// What each continuous code controls, from the evaluator's measurements in the model card (each code's correlation
+// with the samples' slant and with their ink): "slant" or "width" where the code clearly moves one, else "code k".
+// Which code takes which is learned, so it differs between trained models.
+function codeNames(m) {
+  const metrics = m.metrics || {}, slant = metrics.code_slant_correlation, ink = metrics.code_ink_correlation;
+  return Array.from({ length: m.num_continuous || 0 }, (_, k) => {
+    if (!slant || !ink) return `code ${k}`;
+    const s = Math.abs(slant[k]), w = Math.abs(ink[k]);
+    if (Math.max(s, w) < 0.5) return `code ${k}`;
+    return s >= w ? "slant" : "width";
+  });
+}
+
 function buildInfoganControls() {
   const m = model();
   $("infogan-section").hidden = !m.num_categories;
@@ -382,6 +395,7 @@ function buildInfoganControls() {
   if (!m.num_categories) return;
   state.category = 0;
   state.codes = Array(m.num_continuous).fill(0);
+  const names = codeNames(m), codeLabel = (k) => (names[k] === `code ${k}` ? `Code ${k}` : `Code ${k} (${names[k]})`);
   const mapping = (m.metrics || {}).category_to_digit;
   for (let c = 0; c < m.num_categories; c++) {
     const b = document.createElement("button");
@@ -400,7 +414,7 @@ function buildInfoganControls() {
   for (let k = 0; k < m.num_continuous; k++) {
     const row = document.createElement("label");
     row.className = "slider";
-    const name = document.createElement("span"); name.textContent = `Code ${k}`;
+    const name = document.createElement("span"); name.textContent = codeLabel(k);
     const input = document.createElement("input");
     Object.assign(input, { type: "range", min: -2, max: 2, step: 0.05, value: 0, id: `code-${k}` });
     const value = document.createElement("output"); value.textContent = "0.00";
@@ -419,7 +433,7 @@ function buildInfoganControls() {
     sweeps.append(b);
   };
   addSweep("Categories", "category");
-  for (let k = 0; k < m.num_continuous; k++) addSweep(`Code ${k}`, k);
+  for (let k = 0; k < m.num_continuous; k++) addSweep(codeLabel(k), k);
 }
 
 // Live updates: at most one request in flight; the latest slider position wins.
@@ -510,7 +524,7 @@ async function readDrawing() {
     const m = encoderModel();
     const started = performance.now();
     const read = await postJSON("/infogan/encode", { model: m.name, image: $("pad").toDataURL("image/png") });
-    showReading(read);
+    showReading(read, m);
     const sweep = await postJSON("/infogan/sweep", { model: m.name, vary: "category", rows: 1, seed: seedValue(),
       codes: read.codes, format: "json", scale: 2 });
     const mapping = m.metrics.category_to_digit || [...Array(10).keys()];
@@ -534,7 +548,7 @@ async function readDrawing() {
   }
 }
 
-function showReading(read) {
+function showReading(read, m) {
   $("reading").hidden = false;
   $("read-digit").textContent = read.digit ?? `category ${read.category}`;
   const p = read.probabilities[read.category];
@@ -546,7 +560,8 @@ function showReading(read) {
     const value = document.createElement("span"); value.textContent = `${(v * 100).toFixed(1)}%`;
     return [label, bar, value];
   }));
-  $("read-codes").textContent = `slant ${read.codes[0].toFixed(2)}, width ${read.codes[1].toFixed(2)}`;
+  const names = codeNames(m);
+  $("read-codes").textContent = read.codes.map((v, k) => `${names[k]} ${v.toFixed(2)}`).join(", ");
   $("read-seen").src = pngURL(read.seen);
 }
 

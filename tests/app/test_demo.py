@@ -156,6 +156,10 @@ def test_infogan_sliders_update_live(browser, url):
     page.click("#category-buttons button:nth-child(4)")
     page.wait_for_function("() => document.querySelector('#info-time').textContent.includes('ms')")
     timing = page.inner_text("#info-time")
+    # each code named by what it controls in this model (measured by the evaluator, written in its card)
+    labels = page.eval_on_selector_all("#code-sliders .slider span", "els => els.map(e => e.textContent)")
+    assert sorted(labels) == ["Code 0 (slant)", "Code 1 (width)"] or sorted(labels) == ["Code 0 (width)",
+                                                                                         "Code 1 (slant)"], labels
     page.click("#sweep-buttons button:has-text('Code 1')")
     rendered(page, "#sweep")
     page.screenshot(path=str(ARTIFACTS / "demo-desktop-infogan.png"), full_page=True)
@@ -268,6 +272,9 @@ def test_infogan_reads_a_drawing_and_redraws_every_digit(browser, url):
     assert page.is_hidden("#reading")
     draw(page, [[(190, 40), (90, 240)]])  # the same stroke, slanted: another slant code
     page.wait_for_function("old => document.querySelector('#read-codes').textContent !== old", arg=upright)
+    slanted = page.eval_on_selector("#read-codes", "e => e.textContent")
+    value = lambda text, name: float(text.split(name + " ")[1].split(",")[0])  # noqa: E731
+    assert abs(value(slanted, "slant") - value(upright, "slant")) > 0.3, (upright, slanted)  # the slant code moved
     page.locator("#draw-section").screenshot(path=str(ARTIFACTS / "demo-draw.png"))
     watch.assert_clean()
     page.close()

@@ -86,3 +86,54 @@ def test_two_sample_test_tells_noise_from_digits_and_not_digits_from_digits():
     apart = two_sample_test(a, blurred, epochs=3)
     assert apart["accuracy"] > 0.9, apart
     assert two_sample_test(a, blurred, epochs=3) == apart  # fixed seeds: the same figure twice
+
+
+def bar_images(shears: list[float], widths: list[int]) -> torch.Tensor:
+    """Vertical bars through the centre, each sheared (columns moved right by ``shear`` per row upwards) and
+    ``width`` pixels wide."""
+    images = torch.full((len(shears), 1, 28, 28), -1.0)
+    for i, (shear, width) in enumerate(zip(shears, widths, strict=True)):
+        for row in range(5, 23):
+            left = round(14 + shear * (14 - row)) - width // 2
+            images[i, 0, row, left : left + width] = 1.0
+    return images
+
+
+def test_stroke_measures_read_slant_and_ink():
+    from training.evaluate import stroke_measures
+
+    slant, ink = stroke_measures(bar_images([-0.4, 0.0, 0.4, 0.4], [2, 2, 2, 4]))
+    assert slant[0] < -0.2 and abs(slant[1]) < 0.05 and slant[2] > 0.2  # leaning left, upright, right
+    assert slant[3] == pytest.approx(slant[2], abs=0.05)  # a thicker stroke, the same slant
+    assert ink[3] > 1.8 * ink[2] and ink[0] == pytest.approx(ink[1], rel=0.1)
+
+
+def test_code_effects_tell_which_code_moves_slant_and_which_width():
+    from training.evaluate import code_effects
+
+    rng = np.random.default_rng(0)
+    codes = torch.tensor(rng.uniform(-1, 1, (200, 2)), dtype=torch.float32)
+    categories = torch.tensor(rng.integers(0, 3, 200))
+    # code 0 sets the width, code 1 the shear (the order a trained InfoGAN may well pick)
+    images = bar_images([0.4 * c for c in codes[:, 1].tolist()], [2 + round(2 * (c + 1)) for c in codes[:, 0].tolist()])
+    effects = code_effects(images, codes, categories)
+    assert effects["code_ink_correlation"][0] > 0.8 and abs(effects["code_slant_correlation"][0]) < 0.3
+    assert effects["code_slant_correlation"][1] > 0.8 and abs(effects["code_ink_correlation"][1]) < 0.3
+
+
+def test_the_shipped_infogans_codes_control_slant_and_width():
+    """The issue's bar for InfoGAN: one continuous code moves the slant and the other the stroke width, measured
+    afresh on the shipped generator's samples, and named the same way in its card (which the demo page reads)."""
+    from models.files import REPO_ROOT
+    from training.evaluate import code_effects, generate
+
+    G, card = load_checkpoint(REPO_ROOT / "checkpoints" / "infogan-mnist")
+    with torch.inference_mode():
+        images, latents = generate(G, 1000, 3)
+    effects = code_effects(images, latents.codes, latents.categories)
+    names = []
+    for effect in (effects, card["metrics"]):
+        slant, ink = np.abs(effect["code_slant_correlation"]), np.abs(effect["code_ink_correlation"])
+        names.append(["slant" if s > w else "width" for s, w in zip(slant, ink, strict=True)])
+        assert np.maximum(slant, ink).min() >= 0.5  # every code clearly moves one of the two
+    assert sorted(names[0]) == ["slant", "width"] and names[0] == names[1]

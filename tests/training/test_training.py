@@ -122,6 +122,8 @@ def test_cli_runs_a_preset_for_a_few_steps(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     _, card = load_checkpoint(tmp_path / "ck" / "dcgan-mnist")
     assert card["steps"] == 2 and card["dataset"] == "mnist-10k" and card["image_size"] == 28
+    _, d_card = load_checkpoint(tmp_path / "ck" / "dcgan-mnist-discriminator")
+    assert d_card["kind"] == "discriminator" and d_card["generator_sha256"] == card["sha256"]  # made together
 
 
 def test_translation_shifts_each_image_and_fills_with_background():
