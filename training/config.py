@@ -42,10 +42,10 @@ class TrainConfig:
 
 PRESETS: dict[str, TrainConfig] = {
     # Without batch norm in G the MLP GAN collapsed onto one or two digits here, with or without PacGAN,
-    # minibatch-std or spectral norm in D; batch norm plus D-side translation keeps every digit.
+    # minibatch-std or spectral norm in D; batch norm in G keeps every digit. Translating D's inputs (shipped until
+    # session 7) is what the two-sample test caught: 0.977 with it, 0.925 without at 80 epochs, 0.896 at 120.
     "gan-mnist": TrainConfig(
-        "gan-mnist", "gan", epochs=80, batch_size=64, g_kwargs={"z_dim": 100, "batch_norm": True}, real_label=0.9,
-        translate=2,
+        "gan-mnist", "gan", epochs=120, batch_size=64, g_kwargs={"z_dim": 100, "batch_norm": True}, real_label=0.9,
     ),
     # G learns faster than D (as in the InfoGAN paper): FD 39 against 50 with equal rates. A third strided layer in
     # D and a full-resolution output convolution in G took FD from 39 to 7 at 40 epochs, and z of 32 values instead
