@@ -40,7 +40,7 @@ from models.checkpoint import load_checkpoint
 from models.graphs import GraphedForward, bucket_sizes
 from models.images import NoDigitError, decode_image, grid_layout, mnist_like, to_uint8
 from models.infogan import InfoganDiscriminator
-from models.runtime import PRECISIONS, available_cpus, fold_batch_norm, pick_device
+from models.runtime import PRECISIONS, available_cpus, fold_batch_norm, keep_freed_memory, pick_device
 
 log = logging.getLogger("gan_studio")
 TORCH_THREAD = "torch"  # the executor thread's name prefix: the one thread that runs torch with several threads
@@ -171,6 +171,8 @@ class GanService:
         # between regions and each region pays for waking its workers (a 256-image MLP forward: 3.1 -> 4.0 ms).
         # So this thread, the event loop's, keeps one thread: loading, and the small inline batches.
         torch.set_num_threads(1)
+        if settings.keep_freed_memory:
+            keep_freed_memory()  # process-wide; the in-process benchmark gets it too, as it makes a GanService
         self.device = pick_device(settings.device)
         self.cuda_graphs = settings.cuda_graphs and self.device.type == "cuda"
         if settings.cuda_graphs and not self.cuda_graphs:
