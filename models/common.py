@@ -111,7 +111,7 @@ class Generator(nn.Module):
 
         >>> G.latents_for_seeds([3, 4])  # row 1 equals G.latents_for_seeds([4]) row 0
         """
-        if len(seeds) == 1:  # a single image, the common request: one reseed and prior() itself (16 -> 9 us)
+        if len(seeds) == 1:  # a single image, the common request: one reseed and prior() itself (half the time)
             return self.prior(1, seeded_generator(int(seeds[0])))
         n, gen = len(seeds), torch.Generator()
         z = torch.empty(n, self.z_dim)

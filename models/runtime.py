@@ -56,8 +56,8 @@ def keep_freed_memory(mmap_threshold: int = 256 << 20, trim_threshold: int = 1 <
     """Lets glibc keep freed memory for the next allocation instead of handing it back to the kernel: blocks up to
     ``mmap_threshold`` come from the heap rather than a fresh mmap, and the heap keeps up to ``trim_threshold`` of
     free memory. A 256-image batch allocates tens of MB of activations; by default glibc unmaps them when freed, so
-    every batch pays for page faults on fresh memory (InfoGAN, 256 images: ~9,000 minor faults and 33 ms a forward
-    pass; with this, none and 23 ms: docs/benchmarks.md). The same as ``MALLOC_MMAP_THRESHOLD_`` and
+    every batch pays for page faults on fresh memory (InfoGAN, 256 images: ~9,000 minor faults and 30-35 ms a forward
+    pass; with this, ~300 and 23 ms: ``python scripts/runtime_bench.py``). The same as ``MALLOC_MMAP_THRESHOLD_`` and
     ``MALLOC_TRIM_THRESHOLD_``, set from inside the process. Returns False where the C library is not glibc."""
     import ctypes
     import ctypes.util
