@@ -111,9 +111,10 @@ class Generator(nn.Module):
 
         >>> G.latents_for_seeds([3, 4])  # row 1 equals G.latents_for_seeds([4]) row 0
         """
+        gen = thread_generator()
         if len(seeds) == 1:  # a single image, the common request: one reseed and prior() itself (half the time)
-            return self.prior(1, seeded_generator(int(seeds[0])))
-        n, gen = len(seeds), torch.Generator()
+            return self.prior(1, gen.manual_seed(int(seeds[0])))
+        n = len(seeds)
         z = torch.empty(n, self.z_dim)
         labels = torch.empty(n, dtype=torch.long) if self.num_classes else None
         categories = torch.empty(n, dtype=torch.long) if self.num_categories else None
@@ -155,13 +156,13 @@ class Generator(nn.Module):
 _local = threading.local()
 
 
-def seeded_generator(seed: int) -> torch.Generator:
-    """This thread's own CPU generator, reseeded with ``seed`` (the same numbers as a fresh one, without making
-    one per request; a generator is not shared between threads)."""
+def thread_generator() -> torch.Generator:
+    """This thread's own CPU generator, made once: reseeded, it gives the same numbers as a fresh one (a generator
+    is not shared between threads, and making one per request costs more than drawing a digit's latent)."""
     gen = getattr(_local, "generator", None)
     if gen is None:
         gen = _local.generator = torch.Generator()
-    return gen.manual_seed(seed)
+    return gen
 
 
 def one_hot(index: torch.Tensor, n: int) -> torch.Tensor:
