@@ -18,7 +18,7 @@ from PIL import Image
 from app.local_server import running_server
 from models import DigitClassifier
 from models.checkpoint import load_checkpoint
-from tests.conftest import CHECKPOINTS, REPO_ROOT, shipped_generators
+from tests.helpers import CHECKPOINTS, REPO_ROOT, shipped_generators
 
 MODELS = ["gan-mnist", "dcgan-mnist", "cgan-mnist", "infogan-mnist"]
 

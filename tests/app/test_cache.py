@@ -12,9 +12,8 @@ import httpx
 import pytest
 
 from app.local_server import free_port, running_server
-from tests.conftest import REPO_ROOT
+from tests.helpers import CHECKPOINTS, REPO_ROOT
 
-CHECKPOINTS = os.environ.get("TEST_CHECKPOINT_DIR", str(REPO_ROOT / "checkpoints"))
 SAMPLE = "/models/cgan-mnist/sample.png?seed=42&label=7&n=4&scale=2"
 
 

@@ -18,7 +18,7 @@ from app.config import Settings
 from app.main import create_app
 from models.cgan import CganGenerator
 from models.checkpoint import save_checkpoint
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 from training.data import CLASS_NAMES
 
 NAMES = CLASS_NAMES["fashion-mnist"]  # "t-shirt/top", ..., "sneaker" (7), "bag", "ankle boot" (9)

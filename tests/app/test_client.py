@@ -12,9 +12,8 @@ from PIL import Image
 
 from app.client import GanClient, GanClientError, main
 from app.local_server import free_port, running_server
-from tests.conftest import REPO_ROOT
+from tests.helpers import CHECKPOINTS, REPO_ROOT
 
-CHECKPOINTS = os.environ.get("TEST_CHECKPOINT_DIR", str(REPO_ROOT / "checkpoints"))
 
 
 @pytest.fixture(scope="module")

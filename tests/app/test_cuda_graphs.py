@@ -13,7 +13,7 @@ from app.config import Settings
 from app.service import GanService
 from models.checkpoint import load_checkpoint
 from models.graphs import GraphedForward
-from tests.conftest import CHECKPOINTS, shipped_generators
+from tests.helpers import CHECKPOINTS, shipped_generators
 
 
 def test_the_setting_on_a_cpu_is_reported_and_ignored(tmp_path, caplog):

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from app.local_server import running_server
-from tests.conftest import REPO_ROOT
+from tests.helpers import CHECKPOINTS, REPO_ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHECKPOINTS = os.environ.get("TEST_CHECKPOINT_DIR", str(REPO_ROOT / "checkpoints"))
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed (apt-get install chromium)")

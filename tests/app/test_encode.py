@@ -19,7 +19,7 @@ from models import Generator
 from models.checkpoint import load_checkpoint
 from models.images import mnist_like
 from models.infogan import InfoganDiscriminator
-from tests.conftest import CHECKPOINTS
+from tests.helpers import CHECKPOINTS
 from training.data import load_dataset
 from training.evaluate import evaluate_encoder
 

@@ -11,7 +11,7 @@ import torch
 
 from models import DigitClassifier
 from models.checkpoint import load_checkpoint, read_card
-from tests.conftest import CHECKPOINTS
+from tests.helpers import CHECKPOINTS
 from training.data import CLASS_NAMES, FASHION_DIR, load_dataset
 
 NAMES = CLASS_NAMES["fashion-mnist"]

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 import app.fastpath
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import CHECKPOINTS
+from tests.helpers import CHECKPOINTS
 
 JSON = {"Content-Type": "application/json"}
 BODIES = [  # (content, headers): valid requests of every format, then what each kind of error looks like

@@ -18,9 +18,8 @@ import httpx
 import pytest
 
 from app.local_server import running_server
-from tests.conftest import REPO_ROOT
+from tests.helpers import CHECKPOINTS, REPO_ROOT
 
-CHECKPOINTS = os.environ.get("TEST_CHECKPOINT_DIR", str(REPO_ROOT / "checkpoints"))
 FAST_TIMEOUTS = {"GAN_CHECKPOINT_DIR": CHECKPOINTS, "GAN_HEADER_TIMEOUT_S": "1", "GAN_BODY_TIMEOUT_S": "1"}
 
 

@@ -12,9 +12,8 @@ import httpx
 import pytest
 
 from app.local_server import running_server
-from tests.conftest import REPO_ROOT
+from tests.helpers import CHECKPOINTS, REPO_ROOT
 
-CHECKPOINTS = os.environ.get("TEST_CHECKPOINT_DIR", str(REPO_ROOT / "checkpoints"))
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 # Examples per operation in the fuzzing phases: about a minute on the 2-core machine (FUZZ_EXAMPLES=2000 for
 # a long run outside CI).

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.main import create_app
 from app.service import GanService
 from models.checkpoint import load_checkpoint
-from tests.conftest import CHECKPOINTS, REPO_ROOT, shipped_generators
+from tests.helpers import CHECKPOINTS, REPO_ROOT, shipped_generators
 from training.evaluate import generate
 
 # The largest move of a pixel against float32 (grey levels) and the share of pixels moved by more than 1,

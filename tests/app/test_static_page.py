@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 STATIC = REPO_ROOT / "app" / "static"
 

@@ -5,7 +5,7 @@ import torch
 
 from models import DigitClassifier, Generator
 from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from tests.conftest import tiny
+from tests.helpers import tiny
 
 
 @pytest.mark.parametrize("family", ["gan", "dcgan", "cgan", "infogan"])

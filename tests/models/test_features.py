@@ -9,7 +9,7 @@ import torch
 
 from models.checkpoint import load_checkpoint
 from models.dcgan import DcganDiscriminator
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 from training import features
 
 D_PATH = REPO_ROOT / "checkpoints" / "dcgan-mnist-discriminator"

@@ -11,7 +11,7 @@ import torch
 from models import FAMILIES
 from models.graphs import GraphedForward, bucket_sizes
 from models.images import to_uint8
-from tests.conftest import tiny
+from tests.helpers import tiny
 
 CPU = torch.device("cpu")
 

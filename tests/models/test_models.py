@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from models import FAMILIES
-from tests.conftest import TINY, tiny
+from tests.helpers import TINY, tiny
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 FAULTS = """
 import resource, sys, torch

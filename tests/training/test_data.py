@@ -6,7 +6,7 @@ from functools import partial
 
 import pytest
 
-from tests.conftest import write_split
+from tests.helpers import write_split
 from training.data import DataError, download_mnist, load_dataset, read_idx
 
 

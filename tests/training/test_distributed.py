@@ -20,7 +20,7 @@ from torch import nn
 
 from models import Generator
 from models.checkpoint import load_checkpoint
-from tests.conftest import REPO_ROOT, TINY, write_split
+from tests.helpers import REPO_ROOT, TINY, write_split
 from training.distributed import GlobalBatchNorm, World
 
 TOLERANCE = 1e-5

@@ -3,7 +3,7 @@ import copy
 import torch
 
 from models.checkpoint import load_checkpoint, save_checkpoint
-from tests.conftest import tiny
+from tests.helpers import tiny
 
 
 def q_loss(D, G, seed: int = 5) -> float:

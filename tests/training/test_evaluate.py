@@ -17,7 +17,7 @@ from training.evaluate import (
 
 @pytest.fixture(scope="module")
 def classifier(repo_root=None):
-    from tests.conftest import REPO_ROOT
+    from tests.helpers import REPO_ROOT
 
     model, card = load_checkpoint(REPO_ROOT / "checkpoints" / "classifier-mnist", expected_class=DigitClassifier)
     return model

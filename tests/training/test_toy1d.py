@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.stats import wasserstein_distance
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 from training import toy1d
 from training.toy1d import Toy1d, Toy1dConfig, central, data_spread, sample_data, train_toy1d
 

@@ -5,7 +5,7 @@ import torch
 
 from models import Generator
 from models.checkpoint import load_checkpoint
-from tests.conftest import TINY, write_split
+from tests.helpers import TINY, write_split
 from training import train as train_module
 from training.config import TrainConfig
 from training.train import train

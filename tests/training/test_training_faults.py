@@ -17,7 +17,7 @@ import torch
 from models import Generator
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.files import CRASH_AFTER_WRITES
-from tests.conftest import REPO_ROOT, TINY, write_split
+from tests.helpers import REPO_ROOT, TINY, write_split
 from training.config import TrainConfig
 from training.train import ResumeError, train
 

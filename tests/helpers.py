@@ -1,0 +1,63 @@
+"""Helpers the tests share (plain functions and constants; the fixtures are in conftest.py).
+
+    from tests.helpers import CHECKPOINTS, tiny, write_split
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS = Path(os.environ.get("TEST_CHECKPOINT_DIR", str(REPO_ROOT / "checkpoints")))
+
+
+def shipped_settings(**overrides):
+    """The service's settings on the shipped checkpoints, logging warnings only."""
+    from app.config import Settings
+
+    return Settings(**({"checkpoint_dir": CHECKPOINTS, "log_level": "warning"} | overrides))
+
+
+def shipped_generators() -> list[str]:
+    """Every generator in the checkpoint folder (the four MNIST families and the Fashion-MNIST ones)."""
+    return sorted(p.stem for p in CHECKPOINTS.glob("*.json") if json.loads(p.read_text()).get("kind") == "generator")
+
+
+# Tiny models of every family: (generator kwargs, discriminator kwargs).
+TINY = {
+    "gan": ({"z_dim": 8, "hidden": [16, 32]}, {"hidden": [16], "pieces": 2}),
+    "dcgan": ({"z_dim": 8, "base_channels": 4}, {"base_channels": 4}),
+    "cgan": ({"z_dim": 8, "base_channels": 4}, {"base_channels": 4}),
+    "infogan": ({"z_dim": 8, "base_channels": 4}, {"base_channels": 4, "hidden": 16}),
+}
+
+
+def tiny(family: str):
+    """A tiny generator and discriminator of ``family``, seeded, in eval mode."""
+    from models import FAMILIES
+
+    torch.manual_seed(0)
+    g_cls, d_cls = FAMILIES[family]
+    g_kwargs, d_kwargs = TINY[family]
+    return g_cls(**g_kwargs).eval(), d_cls(**d_kwargs).eval()
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """``array`` as a gzipped IDX file, as MNIST ships."""
+    magic = 2051 if array.ndim == 3 else 2049
+    header = struct.pack(">II", magic, len(array)) + b"".join(struct.pack(">I", d) for d in array.shape[1:])
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+def write_split(directory: Path, prefix: str, n: int, seed: int = 0) -> None:
+    """A random MNIST-format split of ``n`` images (``prefix`` train or t10k) in ``directory``."""
+    rng = np.random.default_rng(seed)
+    write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+    write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
