@@ -21,7 +21,7 @@ lint: install-dev
 	$(VENV)/bin/ruff check .
 
 bench: install
-	$(VENV)/bin/python -m app.bench
+	$(VENV)/bin/python -m bench
 
 soak: install-dev  # 10,000 + 1,000 requests against a real server, about three minutes; not in CI
 	$(VENV)/bin/python scripts/soak.py

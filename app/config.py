@@ -75,7 +75,6 @@ class Settings(BaseSettings):
     rate_limit: str | None = Field(None, description='per key or client address, e.g. "100/minute" ("limits")')
     fast_path: bool = Field(True, description="POST /generate with a JSON body skips FastAPI's routing layers "
                             "(same validation, answers and errors; app/fastpath.py)")
-    bench_routes: bool = Field(False, description="serve /bench/constant.png (the benchmark's HTTP floor)")
 
     @field_validator("cors_origins", "api_keys", mode="before")
     @classmethod

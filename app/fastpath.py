@@ -5,8 +5,8 @@ loop's work per request for the cheaper generators: without them a single-image 
 instead of 0.86 (``python scripts/asgi_profile.py --n 1 --requests 4000``, the MLP GAN). ``GenerateFastPath``
 is a pure ASGI middleware just inside the hardening ones (request ids, access log, metrics, access control, CORS and
 the body guard all still apply): for a POST to /generate with a JSON body it reads the body, validates it with the
-route's own model (``GenerateRequest``) and answers through the route's own code (``api.respond``); a
-``ServiceError`` goes to the app's own handler. Anything else (another route, another content type, a body that
+route's own model (``GenerateRequest``) and answers through the route's own code (``routes.respond``); a
+an ``ApiError`` goes to the app's own handler. Anything else (another route, another content type, a body that
 does not validate) goes on to FastAPI, the body replayed, so every answer and error keeps its one shape.
 ``GAN_FAST_PATH=false`` leaves every request to FastAPI.
 """
@@ -18,10 +18,10 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api import respond, router
-from app.http import header
+from app.errors import ApiError, api_error
+from app.middleware import header
+from app.routes import respond, router
 from app.schemas import GenerateRequest
-from app.service import ServiceError
 
 PATH = "/generate"
 GENERATE_ROUTE = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == PATH and "POST" in r.methods)
@@ -66,6 +66,6 @@ class GenerateFastPath:
         request = Request(scope, receive)
         try:
             response = await respond(request, req, app.state.service.generate(req))
-        except ServiceError as e:
-            response = await app.exception_handlers[ServiceError](request, e)
+        except ApiError as e:
+            response = await api_error(request, e)
         await response(scope, receive, send)

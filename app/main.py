@@ -1,11 +1,12 @@
-"""The FastAPI app: ``gan-serve --host 0.0.0.0 --port 8000`` (uvicorn with the limits in app/server.py).
+"""The FastAPI app: ``create_app(settings)`` builds it (tests make their own); ``app`` is the one built from the
+environment's settings (app/config.py), made on first use, for the usual ways of serving a FastAPI app:
 
-All settings come from the environment (see app/config.py), e.g. GAN_CHECKPOINT_DIR, GAN_DEVICE.
+    gan-serve --host 0.0.0.0 --port 8000                 # uvicorn with the limits of app/server.py (app/cli.py)
+    uvicorn app.main:app                                 # or fastapi run app/main.py, or gunicorn's uvicorn worker
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -13,20 +14,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException
 
-from app.api import bench_router, router
 from app.config import Settings
+from app.errors import install_handlers
 from app.fastpath import GenerateFastPath
-from app.http import AccessControlMiddleware, BodyGuardMiddleware, RequestContextMiddleware, error_body
 from app.logs import setup_logging
 from app.metrics import Metrics
-from app.service import GanService, ServiceError
+from app.middleware import AccessControlMiddleware, BodyGuardMiddleware, RequestContextMiddleware
+from app.routes import router
+from app.service import GanService
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("gan_studio")
@@ -42,16 +42,6 @@ def docs_assets() -> Path:
 # The docs pages may load nothing from outside the app (ReDoc's footer asks a CDN for a logo: refused).
 DOCS_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
             "script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; font-src 'self' data:")
-
-
-def error(status: int, msg: str, loc: list, kind: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(error_body(status, msg, loc, kind), status_code=status, headers=headers,
-                    media_type="application/json")
-
-
-HTTP_KINDS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-              408: "timeout", 413: "too_large", 415: "unsupported_media_type", 429: "rate_limited",
-              503: "unavailable"}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -86,8 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.metrics, app.state.settings = metrics, settings
     app.include_router(router)
-    if settings.bench_routes:
-        app.include_router(bench_router)
     # Innermost first: the fast path and the body guard sit next to the routes, request ids and the access log
     # outermost.
     if settings.fast_path:
@@ -101,34 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            expose_headers=["X-Request-ID", "X-Seed", "X-Generation-Ms", "Retry-After"])
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
-    @app.exception_handler(ServiceError)
-    async def service_error(request: Request, exc: ServiceError) -> Response:
-        if exc.field is None:
-            loc: list = []
-        elif request.method == "GET":  # GET /models/{name}/sample.png: the name is in the path, the rest in the query
-            loc = ["path", "name"] if exc.field == "model" else ["query", exc.field]
-        else:
-            loc = ["body", *(int(part) if part.isdecimal() else part for part in exc.field.split("."))]
-        kind = {404: "not_found", 503: "unavailable"}.get(exc.status, "value_error")
-        return error(exc.status, exc.message, loc, kind, exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's default, minus the echoed input (which can be a large or binary body).
-        detail = [{k: v for k, v in e.items() if k in ("loc", "msg", "type", "ctx")} for e in exc.errors()]
-        return JSONResponse({"detail": jsonable(detail)}, status_code=422)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
-        loc = ["body"] if exc.status_code in (400, 408, 413) else []
-        return error(exc.status_code, str(exc.detail), loc, HTTP_KINDS.get(exc.status_code, "error"), exc.headers)
-
-    @app.exception_handler(Exception)
-    async def server_error(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error")
-        return error(500, "internal error; the server log has it under this request's X-Request-ID", [],
-                     "internal_error")
-
+    install_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/docs-assets", StaticFiles(directory=docs_assets()), name="docs-assets")
 
@@ -162,34 +123,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def jsonable(value):
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+_app: FastAPI | None = None
 
 
-def serve(argv: list[str] | None = None) -> None:
-    """Console script: ``gan-serve --host 0.0.0.0 --port 8000``, or on Ray Serve:
-    ``gan-serve --engine ray --replicas 2`` (its options: ``gan-serve --engine ray --help``)."""
-    parser = argparse.ArgumentParser(description="Serve the GAN Studio API and demo page.")
-    parser.add_argument("--engine", choices=["uvicorn", "ray"], default="uvicorn",
-                        help="uvicorn (GAN_WORKERS processes on this machine) or ray (replicas on a Ray cluster)")
-    engine, rest = parser.parse_known_args(argv)
-    if engine.engine == "ray":
-        try:
-            from app.ray_serve import run as run_on_ray
-        except ImportError as e:
-            parser.error(f"--engine ray needs Ray Serve: pip install -e '.[ray]' ({e})")
-        return run_on_ray(rest)
-    from app.server import run
-
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    args = parser.parse_args(argv)
-    run(args.host, args.port, Settings())
-
-
-if __name__ == "__main__":
-    serve()
+def __getattr__(name: str) -> FastAPI:
+    """``app.main:app``, built from the environment's settings on first use (importing this module builds
+    nothing: tests and workers call ``create_app`` with their own)."""
+    global _app
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _app is None:
+        _app = create_app()
+    return _app

@@ -1,6 +1,6 @@
 """Prometheus metrics: requests and latency per route, images per model, batch sizes.
 
-Requests are counted by app.http.RequestContextMiddleware, which times each request anyway for the access log.
+Requests are counted by app.middleware.RequestContextMiddleware, which times each request anyway for the access log.
 """
 
 from __future__ import annotations

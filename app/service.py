@@ -25,6 +25,7 @@ import torch
 
 from app.batching import MicroBatcher, QueueFull, QueueTimeout
 from app.config import Settings
+from app.errors import ApiError, clip
 from app.schemas import (
     MAX_SEED,
     ArithmeticRequest,
@@ -44,23 +45,6 @@ from models.runtime import PRECISIONS, available_cpus, fold_batch_norm, keep_fre
 
 log = logging.getLogger("gan_studio")
 TORCH_THREAD = "torch"  # the executor thread's name prefix: the one thread that runs torch with several threads
-
-
-class ServiceError(Exception):
-    """An error the client caused (or a model that is down); ``field`` names the request field."""
-
-    def __init__(self, status: int, message: str, field: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.field, self.headers = status, message, field, headers
-
-
-ECHO_LIMIT = 64  # characters of client input quoted back in an error
-
-
-def clip(text: str, limit: int = ECHO_LIMIT) -> str:
-    """Client input quoted in an error, cut to ``limit`` characters (a name can be 200 KB long)."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def public_reason(error: Exception) -> str:
@@ -102,13 +86,13 @@ class LoadedModel:
             return int(value)
         names = self.class_names
         if not names:
-            raise ServiceError(422, f"model {self.name!r} has no class names: give the label as a number from 0 "
+            raise ApiError(422, f"model {self.name!r} has no class names: give the label as a number from 0 "
                                f"to {self.G.num_classes - 1}, got {clip(value)!r}", field_name)
         key = name_key(value)
         for i, name in enumerate(names):
             if key == name_key(name) or key in (name_key(part) for part in name.split("/")):
                 return i
-        raise ServiceError(422, f"label {clip(value)!r} is not a class of model {self.name!r}; its classes: "
+        raise ApiError(422, f"label {clip(value)!r} is not a class of model {self.name!r}; its classes: "
                            f"{names} (or their indices 0 to {len(names) - 1})", field_name)
 
     def public_card(self, encoder: bool = False) -> ModelCard:
@@ -279,15 +263,15 @@ class GanService:
         if name in self.models:
             return self.models[name]
         if name in self.unavailable:
-            raise ServiceError(503, f"model {name!r} failed to load: {self.unavailable[name]}", "model")
-        raise ServiceError(404, f"unknown model {clip(name)!r}; available: {sorted(self.models)}", "model")
+            raise ApiError(503, f"model {name!r} failed to load: {self.unavailable[name]}", "model")
+        raise ApiError(404, f"unknown model {clip(name)!r}; available: {sorted(self.models)}", "model")
 
     async def encode_image(self, name: str, data: bytes) -> Encoding:
         """InfoGAN's Q on one image (any size, either polarity; prepared like MNIST's digits)."""
         model = self.get(name)
         if name not in self.encoders:
             with_q = sorted(self.encoders)
-            raise ServiceError(422, f"model {clip(name)!r} has no InfoGAN encoder (Q); models with one: {with_q}",
+            raise ApiError(422, f"model {clip(name)!r} has no InfoGAN encoder (Q); models with one: {with_q}",
                                "model")
         Q, _ = self.encoders[name]
         mapping = model.card.get("metrics", {}).get("category_to_digit")
@@ -297,9 +281,9 @@ class GanService:
             try:
                 x = mnist_like(decode_image(data, limit))
             except NoDigitError as e:
-                raise ServiceError(422, str(e), "image") from None
+                raise ApiError(422, str(e), "image") from None
             except ValueError as e:
-                raise ServiceError(422, f"image {e}", "image") from None
+                raise ApiError(422, f"image {e}", "image") from None
             with torch.inference_mode():
                 cat_logits, codes = Q.encode(x.to(self.device))
             probs = cat_logits.softmax(1)[0].double().cpu()
@@ -332,7 +316,7 @@ class GanService:
         ``field`` names what makes the count (n, steps, rows)."""
         s = self.settings
         if n > s.max_images:
-            raise ServiceError(422, f"the response would hold {n} images; at most {s.max_images} "
+            raise ApiError(422, f"the response would hold {n} images; at most {s.max_images} "
                                "(GAN_MAX_IMAGES)", field)
         _, h, w = G.img_shape
         if fmt == "npy":
@@ -345,7 +329,7 @@ class GanService:
             size = f"{n} images of {w * scale}x{h * scale}"
         pixels = height * width * scale * scale
         if pixels > s.max_output_pixels:
-            raise ServiceError(
+            raise ApiError(
                 422, f"the response would be {size}, {pixels / 1e6:.1f} megapixels; at most "
                 f"{s.max_output_pixels / 1e6:g} megapixels (GAN_MAX_OUTPUT_PIXELS): lower scale or ask for fewer "
                 "images", "scale" if scale > 1 else field)
@@ -356,26 +340,26 @@ class GanService:
         ``labels`` as indices."""
         G, name = model.G, model.name
         if (c.label is not None or labels is not None) and not G.num_classes:
-            raise ServiceError(422, f"model {name!r} takes no label (it is not class-conditional)", "label")
+            raise ApiError(422, f"model {name!r} takes no label (it is not class-conditional)", "label")
         if c.label is not None:
             c.label = model.label_index(c.label, "label")
         if labels is not None:
             labels = [model.label_index(v, f"labels.{i}") for i, v in enumerate(labels)]
         for value in ([c.label] if c.label is not None else []) + (labels or []):
             if value >= G.num_classes:
-                raise ServiceError(422, f"label must be between 0 and {G.num_classes - 1}, got {value}", "label")
+                raise ApiError(422, f"label must be between 0 and {G.num_classes - 1}, got {value}", "label")
         if c.category is not None:
             if not G.num_categories:
-                raise ServiceError(422, f"model {name!r} has no categorical code", "category")
+                raise ApiError(422, f"model {name!r} has no categorical code", "category")
             if c.category >= G.num_categories:
-                raise ServiceError(
+                raise ApiError(
                     422, f"category must be between 0 and {G.num_categories - 1}, got {c.category}", "category"
                 )
         if c.codes is not None:
             if not G.num_continuous:
-                raise ServiceError(422, f"model {name!r} has no continuous codes", "codes")
+                raise ApiError(422, f"model {name!r} has no continuous codes", "codes")
             if len(c.codes) != G.num_continuous:
-                raise ServiceError(
+                raise ApiError(
                     422, f"codes must have {G.num_continuous} values, got {len(c.codes)}", "codes"
                 )
         return labels
@@ -383,7 +367,7 @@ class GanService:
     @staticmethod
     def check_z(G: Generator, z: list[float], field_name: str) -> torch.Tensor:
         if len(z) != G.z_dim:
-            raise ServiceError(422, f"z must have {G.z_dim} values for this model, got {len(z)}", field_name)
+            raise ApiError(422, f"z must have {G.z_dim} values for this model, got {len(z)}", field_name)
         return torch.tensor(z, dtype=torch.float32)
 
     async def latents_for_seeds(self, G: Generator, seeds: list[int]) -> Latents:
@@ -399,7 +383,7 @@ class GanService:
             return await model.batcher.submit(model.G.one_hot_rows(latents))
         except (QueueFull, QueueTimeout) as e:
             retry = {"Retry-After": str(self.settings.retry_after_s)}
-            raise ServiceError(503, f"model {model.name!r} is busy ({e}); retry shortly", headers=retry) from None
+            raise ApiError(503, f"model {model.name!r} is busy ({e}); retry shortly", headers=retry) from None
 
     @staticmethod
     def describe(model: LoadedModel, latents: Latents, with_z: bool) -> list[dict[str, Any]]:
@@ -434,7 +418,7 @@ class GanService:
         labels = self.check_conditioning(model, req, req.labels)
         seed = secrets.randbelow(2**31) if req.seed is None else req.seed
         if req.seeds is None and seed + req.n - 1 > MAX_SEED:
-            raise ServiceError(422, f"seed + n - 1 must be at most {MAX_SEED}", "seed")
+            raise ApiError(422, f"seed + n - 1 must be at most {MAX_SEED}", "seed")
         seeds = req.seeds or list(range(seed, seed + req.n))
         latents = G.condition(await self.latents_for_seeds(G, seeds), req.label, req.category, req.codes)
         if labels is not None:
@@ -499,9 +483,9 @@ class GanService:
         model = self.get(req.model)
         G = model.G
         if not G.num_categories:
-            raise ServiceError(422, f"model {req.model!r} has no InfoGAN codes to sweep", "model")
+            raise ApiError(422, f"model {req.model!r} has no InfoGAN codes to sweep", "model")
         if req.codes is not None and len(req.codes) != G.num_continuous:
-            raise ServiceError(422, f"codes must have {G.num_continuous} values, got {len(req.codes)}", "codes")
+            raise ApiError(422, f"codes must have {G.num_continuous} values, got {len(req.codes)}", "codes")
         if req.vary == "category":
             self.check_output(G, req.rows * G.num_categories, req.format, req.columns or G.num_categories,
                               req.scale, "rows")
@@ -513,7 +497,7 @@ class GanService:
             columns = reps
         else:
             if req.vary >= G.num_continuous:
-                raise ServiceError(
+                raise ApiError(
                     422, f"vary must be 'category' or a code index below {G.num_continuous}, got {req.vary}", "vary"
                 )
             self.check_output(G, G.num_categories * req.steps, req.format, req.columns or req.steps, req.scale,

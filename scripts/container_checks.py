@@ -27,9 +27,9 @@ from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-from app.local_server import free_port, running_server  # noqa: E402
 from models import DigitClassifier  # noqa: E402
 from models.checkpoint import load_checkpoint  # noqa: E402
+from tests.server import free_port, running_server  # noqa: E402
 
 MODELS = {"gan-mnist", "dcgan-mnist", "cgan-mnist", "infogan-mnist", "dcgan-fashion", "cgan-fashion"}
 SEEDED = [{"model": "dcgan-mnist", "seed": 123, "n": 16, "scale": 2},

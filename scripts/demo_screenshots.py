@@ -13,7 +13,7 @@ from playwright.sync_api import sync_playwright
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from app.local_server import running_server  # noqa: E402
+from tests.server import running_server  # noqa: E402
 
 
 def main() -> None:

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from app.bench import Connection  # noqa: E402
-from app.local_server import server_process  # noqa: E402
+from bench.load import Connection  # noqa: E402
+from tests.server import server_process  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:

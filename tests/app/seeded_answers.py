@@ -135,9 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from fastapi.testclient import TestClient
 
-    from tests.helpers import shipped_settings
-
     from app.main import create_app
+    from tests.helpers import shipped_settings
 
     with TestClient(create_app(shipped_settings())) as client:
         table = answers(client)

@@ -15,10 +15,10 @@ import pytest
 import torch
 from PIL import Image
 
-from app.local_server import running_server
 from models import DigitClassifier
 from models.checkpoint import load_checkpoint
 from tests.helpers import CHECKPOINTS, REPO_ROOT, shipped_generators
+from tests.server import running_server
 
 MODELS = ["gan-mnist", "dcgan-mnist", "cgan-mnist", "infogan-mnist"]
 

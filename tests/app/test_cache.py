@@ -11,8 +11,8 @@ import time
 import httpx
 import pytest
 
-from app.local_server import free_port, running_server
-from tests.helpers import CHECKPOINTS, REPO_ROOT
+from tests.helpers import CHECKPOINTS
+from tests.server import free_port, running_server
 
 SAMPLE = "/models/cgan-mnist/sample.png?seed=42&label=7&n=4&scale=2"
 

@@ -1,5 +1,5 @@
 """GAN_CUDA_GRAPHS in the service: ignored (and said so) on a CPU; on a GPU, every shipped generator's pixels
-kept. The GPU tests run only where CUDA is (``python -m app.bench --pixels --cuda-graphs --device cuda`` prints the
+kept. The GPU tests run only where CUDA is (``python -m bench --pixels --cuda-graphs --device cuda`` prints the
 same measurement)."""
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA grap
 @needs_cuda
 @pytest.mark.parametrize("name", shipped_generators())
 def test_graphs_keep_every_shipped_generators_pixels_on_a_gpu(name):
-    """``python -m app.bench --pixels --cuda-graphs --device cuda``'s check: within 1 grey level of the eager
+    """``python -m bench --pixels --cuda-graphs --device cuda``'s check: within 1 grey level of the eager
     float32 path, and a seed alone gives its image in a batch."""
-    from app.bench import pixel_moves
+    from bench.serving import pixel_moves
 
     move = pixel_moves("float32", seeds=64, device="cuda", cuda_graphs=True)[name]
     assert move["max"] <= 1 and move["batch_max"] <= 1, move

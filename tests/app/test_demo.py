@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.local_server import running_server
 from tests.helpers import CHECKPOINTS, REPO_ROOT
+from tests.server import running_server
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -17,8 +16,8 @@ import time
 import httpx
 import pytest
 
-from app.local_server import running_server
 from tests.helpers import CHECKPOINTS, REPO_ROOT
+from tests.server import running_server
 
 FAST_TIMEOUTS = {"GAN_CHECKPOINT_DIR": CHECKPOINTS, "GAN_HEADER_TIMEOUT_S": "1", "GAN_BODY_TIMEOUT_S": "1"}
 

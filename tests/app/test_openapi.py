@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.local_server import running_server
-from tests.helpers import CHECKPOINTS, REPO_ROOT
+from tests.helpers import CHECKPOINTS
+from tests.server import running_server
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 # Examples per operation in the fuzzing phases: about a minute on the 2-core machine (FUZZ_EXAMPLES=2000 for

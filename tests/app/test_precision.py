@@ -10,10 +10,10 @@ import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from app.bench import pixel_moves
 from app.config import Settings
 from app.main import create_app
 from app.service import GanService
+from bench.serving import pixel_moves
 from models.checkpoint import load_checkpoint
 from tests.helpers import CHECKPOINTS, REPO_ROOT, shipped_generators
 from training.evaluate import generate
@@ -25,7 +25,7 @@ BOUNDS = {"float16": (2, 0.001), "bfloat16": (16, 0.05)}
 
 @pytest.mark.parametrize("precision", sorted(BOUNDS))
 def test_lower_precision_moves_pixels_by_at_most_its_bound(precision):
-    """``python -m app.bench --pixels``'s measurement, on 64 seeds of every shipped generator."""
+    """``python -m bench --pixels``'s measurement, on 64 seeds of every shipped generator."""
     most, share = BOUNDS[precision]
     moves = pixel_moves(precision, seeds=64)
     assert set(moves) == set(shipped_generators())

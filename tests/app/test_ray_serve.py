@@ -19,8 +19,8 @@ import pytest
 
 pytest.importorskip("ray.serve")
 
-from app.local_server import running_server, server_process, wait_for_replicas  # noqa: E402
 from tests.helpers import REPO_ROOT  # noqa: E402
+from tests.server import running_server, server_process, wait_for_replicas  # noqa: E402
 
 RAY = ["-m", "app.main", "--engine", "ray", "--replicas", "2", "--host", "127.0.0.1", "--port", "{port}"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from app.local_server import running_server, server_process
+from tests.server import running_server, server_process
 
 
 def worker_processes(pid: int) -> list[int]:

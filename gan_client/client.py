@@ -1,6 +1,6 @@
 """A typed Python client and the ``gan-client`` command line for the GAN Studio service.
 
-    from app.client import GanClient
+    from gan_client import GanClient
     samples = GanClient("http://localhost:8000").generate(model="cgan-mnist", label=7, n=16)
     samples[0].image.save("seven.png")
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import math
 import re
 import secrets
 import time
-from collections.abc import Iterable
 
 from limits import parse
 from limits.storage import MemoryStorage
@@ -22,25 +20,13 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import send_error
 from app.logs import request_id
 from app.metrics import Metrics
 
 access_log = logging.getLogger("gan_studio.access")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-
-
-def error_body(status: int, msg: str, loc: Iterable[str | int] = (), kind: str = "error") -> bytes:
-    return json.dumps({"detail": [{"loc": list(loc), "msg": msg, "type": kind}]}).encode()
-
-
-async def send_error(send: Send, status: int, msg: str, loc: Iterable[str | int] = (), kind: str = "error",
-                     headers: dict[str, str] | None = None) -> None:
-    body = error_body(status, msg, loc, kind)
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from app.errors import ApiError
 from app.schemas import (
     MAX_SEED,
     ArithmeticRequest,
@@ -28,7 +29,7 @@ from app.schemas import (
     Readiness,
     SweepRequest,
 )
-from app.service import Frames, GanService, ServiceError
+from app.service import Frames, GanService
 from models.images import grid_array, png_bytes
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -340,7 +341,7 @@ async def encode_image(request: Request, service: ServiceDep) -> Encoding:
     scaled and centred like MNIST's digits (the result comes back as `seen`)."""
     model, data = await encode_input(request)
     if not data:
-        raise ServiceError(422, "image is empty", "image")
+        raise ApiError(422, "image is empty", "image")
     result = await service.encode_image(model, data)
     request.scope.get("state", {}).get("access", {}).update(model=model, n=1)
     return Encoding(model=model, category=result.category, probabilities=result.probabilities, digit=result.digit,
@@ -352,14 +353,3 @@ async def encode_image(request: Request, service: ServiceDep) -> Encoding:
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
     return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
-
-
-CONSTANT_PNG = png_bytes(grid_array(np.zeros((1, 28, 28, 1), np.uint8)))
-bench_router = APIRouter()
-
-
-@bench_router.post("/bench/constant.png", include_in_schema=False)
-async def constant_png(req: GenerateRequest) -> Response:
-    """The HTTP floor for the benchmark (only with GAN_BENCH_ROUTES=true): the same request parsing, a
-    fixed PNG, no generation."""
-    return Response(CONSTANT_PNG, media_type="image/png")

@@ -10,10 +10,9 @@ import sys
 import pytest
 from PIL import Image
 
-from app.client import GanClient, GanClientError, main
-from app.local_server import free_port, running_server
+from gan_client.client import GanClient, GanClientError, main
 from tests.helpers import CHECKPOINTS, REPO_ROOT
-
+from tests.server import free_port, running_server
 
 
 @pytest.fixture(scope="module")
@@ -86,12 +85,12 @@ def test_cli_commands_write_pngs(url, tmp_path, capsys):
 
 def test_cli_uses_gan_url_and_reports_errors(url, tmp_path):
     env = os.environ | {"GAN_URL": url}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "app.client", *a], cwd=REPO_ROOT, env=env,  # noqa: E731
+    run = lambda *a: subprocess.run([sys.executable, "-m", "gan_client", *a], cwd=REPO_ROOT, env=env,  # noqa: E731
                                     capture_output=True, text=True, timeout=60)
     ok = run("generate", "--model", "gan-mnist", "-o", str(tmp_path / "one.png"))
     assert ok.returncode == 0 and "wrote" in ok.stdout
     bad = run("generate", "--model", "gan-mnist", "--label", "3", "-o", str(tmp_path / "x.png"))
     assert bad.returncode == 1 and "422" in bad.stderr and "label" in bad.stderr
-    down = subprocess.run([sys.executable, "-m", "app.client", "--url", f"http://127.0.0.1:{free_port()}", "models"],
+    down = subprocess.run([sys.executable, "-m", "gan_client", "--url", f"http://127.0.0.1:{free_port()}", "models"],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert down.returncode == 1 and "cannot reach" in down.stderr

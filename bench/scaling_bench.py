@@ -3,7 +3,7 @@
     python scripts/scaling_bench.py --seconds 6 --json docs/scaling-cpu.json --markdown docs/scaling-cpu.md
 
 Single-image ``POST /generate`` (each request its own seed) at c=1 and c=64 with wrk (the benchmark's load
-generator, app/bench.py), one server at a time on this machine: ``gan-serve`` in one process and with
+generator, bench/serving.py), one server at a time on this machine: ``gan-serve`` in one process and with
 ``GAN_WORKERS=2``, then ``gan-serve --engine ray --replicas 1`` and ``--replicas 2`` (a local Ray cluster;
 Ray's HTTP proxy in front, one CPU reserved per replica); and bulk requests of 64 images at c=8.
 """
@@ -17,8 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.bench import load, machine  # noqa: E402
-from app.local_server import SERVE, server_process, wait_for_replicas  # noqa: E402
+from bench.load import load  # noqa: E402
+from bench.serving import machine  # noqa: E402
+from tests.server import SERVE, server_process, wait_for_replicas  # noqa: E402
 
 RAY = ["-m", "app.main", "--engine", "ray", "--host", "127.0.0.1", "--port", "{port}", "--replicas"]
 

@@ -1,12 +1,12 @@
 """Where a request's time goes inside the app, without HTTP: the FastAPI app called as ASGI in this process (uvloop),
 one request after another, with the generator's forward pass and the response encoding timed on their own.
 
-    python scripts/asgi_profile.py --model gan-mnist --n 256 --format json
-    python scripts/asgi_profile.py --model gan-mnist --n 1 --requests 3000
-    python scripts/asgi_profile.py --model gan-mnist --path /bench/constant.png     # the app's floor
+    python -m bench.asgi_profile --model gan-mnist --n 256 --format json
+    python -m bench.asgi_profile --model gan-mnist --n 1 --requests 3000
+    python -m bench.asgi_profile --model gan-mnist --path /bench/constant.png     # the app's floor
 
 Prints milliseconds per request: in all, in the forward pass (on the torch thread) and in encode (PNG/JSON/npy).
-Used to find the app's own costs (docs/benchmarks.md); the served figures come from ``python -m app.bench``.
+Used to find the app's own costs (docs/benchmarks.md); the served figures come from ``python -m bench``.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ def main() -> None:
     parser.add_argument("--path", default="/generate")
     parser.add_argument("--requests", type=int, default=100)
     args = parser.parse_args()
-    os.environ |= {"GAN_BENCH_ROUTES": "true", "GAN_LOG_LEVEL": "warning"}
+    os.environ |= {"GAN_LOG_LEVEL": "warning"}
 
-    import app.api as api
-    from app.main import create_app
+    import app.routes as routes
+    from bench.floor import create_app
 
     app = create_app()
     spent: dict[str, float] = {}
@@ -45,7 +45,7 @@ def main() -> None:
                 spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
         return run
 
-    api.encode = timed("encode", api.encode)
+    routes.encode = timed("encode", routes.encode)
 
     async def call(body: bytes) -> int:
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",

@@ -1,4 +1,4 @@
-"""Runs the real server (``gan-serve``) in a subprocess on a free localhost port (tests and the benchmark).
+"""Runs the real server (``gan-serve``) in a subprocess on a free localhost port (for tests, and the benchmark).
 
     with running_server({"GAN_MAX_WAIT_MS": "5"}) as url:
         httpx.post(url + "/generate", json={"model": "cgan-mnist", "label": 7})
@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -29,21 +30,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-SERVE = ["-m", "app.main", "--host", "127.0.0.1", "--port", "{port}"]
+SERVE = ["-m", "app", "--host", "127.0.0.1", "--port", "{port}"]
+FLOOR = ["-m", "bench.floor", "--host", "127.0.0.1", "--port", "{port}"]  # with the benchmark's floor route
 
 
 @contextmanager
-def running_server(env: dict[str, str] | None = None, timeout: float = 60.0, nofile: int | None = None,
-                   log_path: Path | None = None) -> Iterator[str]:
+def running_server(env: dict[str, Any] | None = None, timeout: float = 60.0, nofile: int | None = None,
+                   log_path: Path | None = None, argv: list[str] = SERVE) -> Iterator[str]:
     """Yields the base URL of a freshly started server; stops it afterwards. Its log goes to ``log_path``
     (a temporary file by default: a pipe nobody reads would stall the server); ``nofile`` sets its
     file-descriptor limit (soft and hard)."""
-    with server_process(env, timeout, nofile, log_path) as (url, _):
+    with server_process(env, timeout, nofile, log_path, argv) as (url, _):
         yield url
 
 
 @contextmanager
-def server_process(env: dict[str, str] | None = None, timeout: float = 60.0, nofile: int | None = None,
+def server_process(env: dict[str, Any] | None = None, timeout: float = 60.0, nofile: int | None = None,
                    log_path: Path | None = None, argv: list[str] = SERVE,
                    stop_timeout: float = 10.0) -> Iterator[tuple[str, subprocess.Popen]]:
     """``running_server``, yielding the process too (to watch its memory); ``argv`` (after the Python
@@ -56,7 +58,8 @@ def server_process(env: dict[str, str] | None = None, timeout: float = 60.0, nof
         with open(log_file, "wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, *(a.replace("{port}", str(port)) for a in argv)],
-                cwd=REPO_ROOT, env=os.environ | {"GAN_LOG_LEVEL": "warning"} | (env or {}), stdout=out,
+                cwd=REPO_ROOT, stdout=out,
+                env=os.environ | {"GAN_LOG_LEVEL": "warning"} | {k: str(v) for k, v in (env or {}).items()},
                 stderr=subprocess.STDOUT, preexec_fn=limit,
             )
         url = f"http://127.0.0.1:{port}"

@@ -12,251 +12,38 @@ Load comes from wrk (Debian's ``wrk``; a C load generator, far cheaper than the 
 gives each request its own seed; without wrk, from a bare asyncio HTTP/1.1 client. Prints tables and the
 ratios the goals are stated in; ``--json`` and ``--markdown`` write them.
 
-    python -m app.bench                                  # all four models, 4 s per point
-    python -m app.bench --models dcgan-mnist --seconds 8 --json docs/bench-cpu.json --markdown docs/bench-cpu.md
-    python -m app.bench --device cuda                    # on a GPU machine
-    python -m app.bench --device cuda --precision float16   # the project in float16; the naive server stays float32
-    python -m app.bench --pixels --precision bfloat16     # how far bfloat16 moves each shipped generator's pixels
+    python -m bench                                  # all four models, 4 s per point
+    python -m bench --models dcgan-mnist --seconds 8 --json docs/bench-cpu.json --markdown docs/bench-cpu.md
+    python -m bench --device cuda                    # on a GPU machine
+    python -m bench --device cuda --precision float16   # the project in float16; the naive server stays float32
+    python -m bench --pixels --precision bfloat16     # how far bfloat16 moves each shipped generator's pixels
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import io
 import json
 import os
 import platform
-import re
 import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import httpx
 import numpy as np
 import torch
-from PIL import Image
-from pydantic import BaseModel
 
 from app.config import Settings
-from app.local_server import free_port, running_server, server_process
+from bench.load import load
+from bench.peers import serve_naive, torchserve_ready, torchserve_server
 from models import Generator
 from models.checkpoint import load_checkpoint
-from models.files import REPO_ROOT
-from models.images import grid_array
+from tests.server import FLOOR, running_server, server_process
 
 MODELS = ["dcgan-mnist", "cgan-mnist", "infogan-mnist", "gan-mnist"]
 CONCURRENCY = (1, 16, 64)
 BULK = 256
-
-WRK_SCRIPT = """
-local prefix = os.getenv("BENCH_BODY")
-local counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, prefix .. ',"seed":' .. counter .. "}")
-end
-"""
-
-
-# --- the naive baseline server ----------------------------------------------------------------------------
-class NaiveBody(BaseModel):
-    model: str
-    n: int = 1
-    seed: int = 0
-
-
-def naive_app(model: str, device: str):
-    """The server a user would write first: a sync route, so FastAPI runs each forward pass alone in its
-    threadpool; one torch thread (more threads per request only fight each other); the PNG from Pillow as its
-    documentation shows it (the project writes its PNGs itself, see models.images.png_bytes)."""
-    from fastapi import FastAPI
-    from fastapi.responses import Response
-
-    torch.set_num_threads(1)
-    G, _ = load_checkpoint(Settings().checkpoint_dir / model, device, expected_class=Generator)
-    app = FastAPI()
-
-    @app.post("/generate")
-    def generate(body: NaiveBody) -> Response:
-        latents = G.latents_for_seeds(range(body.seed, body.seed + body.n))
-        for name in ("labels", "categories"):  # class indices as one-hot rows, as the project feeds them
-            value = getattr(latents, name)
-            if value is not None:
-                setattr(latents, name, torch.nn.functional.one_hot(value, G.num_classes or G.num_categories).float())
-        with torch.inference_mode():
-            images = ((G(latents.to(device)).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        array = images.permute(0, 2, 3, 1).cpu().numpy()
-        picture = array[0] if body.n == 1 else grid_array(array)
-        buffer = io.BytesIO()
-        Image.fromarray(picture[:, :, 0] if picture.shape[2] == 1 else picture).save(buffer, format="PNG")
-        return Response(buffer.getvalue(), media_type="image/png")
-
-    return app
-
-
-def serve_naive(model: str, port: int, device: str) -> None:
-    import uvicorn
-
-    uvicorn.run(naive_app(model, device), host="127.0.0.1", port=port, log_level="warning")
-
-
-# --- TorchServe, the model server a user would pick instead ----------------------------------------------
-TORCHSERVE_HANDLER = REPO_ROOT / "scripts" / "torchserve_handler.py"
-
-
-def torchserve_ready() -> str | None:
-    """None when TorchServe can run here, else why not."""
-    missing = [tool for tool in ("torchserve", "torch-model-archiver", "java") if not shutil.which(tool_path(tool))]
-    return f"not installed: {', '.join(missing)} (pip install -e '.[bench]'; a Java runtime)" if missing else None
-
-
-def tool_path(tool: str) -> str:
-    beside = Path(sys.executable).parent / tool  # the virtual environment's own, when it is not on PATH
-    return str(beside) if beside.exists() else shutil.which(tool) or tool
-
-
-@contextmanager
-def torchserve_server(model: str, batch_size: int = 64, max_delay_ms: int = 5, workers: int = 1,
-                      timeout: float = 180.0) -> Iterator[str]:
-    """TorchServe serving ``model``'s checkpoint through scripts/torchserve_handler.py in ``workers`` worker
-    processes (the issue's setting: one; TorchServe's own default on a CPU machine: one per core), its dynamic
-    batching (``batch_size`` requests or ``max_delay_ms``); yields the inference URL, under which
-    ``/predictions/<model>`` takes the API's request bodies."""
-    with tempfile.TemporaryDirectory() as tmp:
-        home, checkpoint = Path(tmp), Settings().checkpoint_dir / model
-        store = home / "store"
-        store.mkdir()
-        subprocess.run([tool_path("torch-model-archiver"), "--model-name", model, "--version", "1.0", "--handler",
-                        str(TORCHSERVE_HANDLER), "--extra-files", f"{checkpoint}.safetensors,{checkpoint}.json",
-                        "--export-path", str(store), "--archive-format", "no-archive"], check=True)
-        inference, management, metrics = (free_port() for _ in range(3))
-        registration = {model: {"1.0": {"defaultVersion": True, "marName": model, "minWorkers": workers,
-                                        "maxWorkers": workers,
-                                        "batchSize": batch_size, "maxBatchDelay": max_delay_ms,
-                                        "responseTimeout": 120}}}
-        config = home / "config.properties"
-        config.write_text("\n".join([
-            f"inference_address=http://127.0.0.1:{inference}", f"management_address=http://127.0.0.1:{management}",
-            f"metrics_address=http://127.0.0.1:{metrics}", f"model_store={store}", f"load_models={model}",
-            f"models={json.dumps(registration)}", "disable_token_authorization=true", ""]))
-        with open(home / "torchserve.log", "wb") as log:
-            proc = subprocess.Popen([tool_path("torchserve"), "--start", "--foreground", "--ts-config", str(config),
-                                     "--model-store", str(store), "--ncs", "--disable-token-auth"],
-                                    cwd=home, stdout=log,  # its pid file and unpacked models in home too:
-                                    env=os.environ | {"PYTHONPATH": str(REPO_ROOT), "TEMP": tmp, "TMPDIR": tmp},
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"TorchServe exited:\n{(home / 'torchserve.log').read_text(errors='replace')}")
-                try:
-                    described = httpx.get(f"http://127.0.0.1:{management}/models/{model}", timeout=2).json()
-                    if sum(w.get("status") == "READY" for w in described[0].get("workers", [])) >= workers:
-                        break
-                except (httpx.HTTPError, ValueError, KeyError, IndexError, AttributeError):
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"TorchServe not ready in {timeout:g} s")
-                time.sleep(0.5)
-            yield f"http://127.0.0.1:{inference}"
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-# --- load generators --------------------------------------------------------------------------------------
-def wrk_load(url: str, path: str, body: dict, concurrency: int, seconds: float) -> dict[str, float]:
-    prefix = json.dumps(body)[:-1]  # the Lua script appends ,"seed":N}
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT)
-    try:
-        out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency", "-s", script.name,
-                              url + path], capture_output=True, text=True, env=os.environ | {"BENCH_BODY": prefix},
-                             timeout=seconds + 60, check=True).stdout
-    finally:
-        os.unlink(script.name)
-    if "Non-2xx" in out or "Socket errors" in out:
-        raise RuntimeError(f"{path} at c={concurrency}: errors\n{out}")
-
-    def ms(label: str) -> float:
-        value = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        number, unit = float(value.group(1)), value.group(2)
-        return number / 1000 if unit == "us" else number * 1000 if unit == "s" else number
-
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50_ms": ms("50%"),
-            "p99_ms": ms("99%"), "requests": int(re.search(r"(\d+) requests in", out).group(1))}
-
-
-class Connection:
-    """A bare HTTP/1.1 keep-alive connection (the fallback load generator when wrk is not installed)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-
-    async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-
-    async def post(self, path: str, body: dict) -> int:
-        data = json.dumps(body).encode()
-        self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-                          f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
-        status = int((await self.reader.readline()).split()[1])
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        await self.reader.readexactly(length)
-        return status
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-async def asyncio_load(url: str, path: str, body: dict, concurrency: int, seconds: float) -> dict[str, float]:
-    parts = urlsplit(url)
-    latencies: list[float] = []
-    connections = [Connection(parts.hostname, parts.port) for _ in range(concurrency)]
-    await asyncio.gather(*(c.open() for c in connections))
-    stop_at = time.perf_counter() + seconds
-
-    async def worker(k: int, connection: Connection) -> None:
-        i = 0
-        while time.perf_counter() < stop_at:
-            t0 = time.perf_counter()
-            if await connection.post(path, body | {"seed": k * 1_000_000 + i}) != 200:
-                raise RuntimeError(f"{path} answered an error")
-            latencies.append(time.perf_counter() - t0)
-            i += 1
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker(k, c) for k, c in enumerate(connections)))
-    elapsed = time.perf_counter() - start
-    for c in connections:
-        c.close()
-    lat = np.array(latencies) * 1000
-    return {"rps": len(lat) / elapsed, "p50_ms": float(np.percentile(lat, 50)),
-            "p99_ms": float(np.percentile(lat, 99)), "requests": len(lat)}
-
-
-def load(url: str, path: str, body: dict, concurrency: int, seconds: float) -> dict[str, float]:
-    if shutil.which("wrk"):
-        return wrk_load(url, path, body, concurrency, seconds)
-    return asyncio.run(asyncio_load(url, path, body, concurrency, seconds))
-
 
 # --- in-process reference ---------------------------------------------------------------------------------
 class InProcess:
@@ -276,7 +63,7 @@ class InProcess:
         return self.service.executor.submit(self.measure, fmt, seconds).result()
 
     def measure(self, fmt: str, seconds: float) -> dict[str, float]:
-        from app.api import encode
+        from app.routes import encode
         from app.service import Frames
 
         loaded = self.service.models[self.model]
@@ -351,13 +138,13 @@ def bench_model(model: str, device: str, seconds: float, workers: int, torchserv
     """The project's server, the naive one, the floor (and TorchServe) at each concurrency, in turns; bulk over
     HTTP and in process, in turns; then the project in ``workers`` processes."""
     single = {"model": model, "n": 1}
-    env = {"GAN_BENCH_ROUTES": "true", "GAN_LOG_LEVEL": "warning", "GAN_DEVICE": device}
+    env = {"GAN_LOG_LEVEL": "warning", "GAN_DEVICE": device}
     results: dict = {"project": {}, "workers": {}, "naive": {}, "floor": {}, "torchserve": {},
                      "torchserve_workers": {}, "bulk": {}, "in_process": {}}
     in_process = InProcess(model, device)
-    naive = ["-m", "app.bench", "--serve-naive", "--port", "{port}", "--models", model, "--device", device]
+    naive = ["-m", "bench", "--serve-naive", "--port", "{port}", "--models", model, "--device", device]
     with ExitStack() as servers:
-        url = servers.enter_context(running_server(env))
+        url = servers.enter_context(running_server(env, argv=FLOOR))
         naive_url, _ = servers.enter_context(server_process(argv=naive))
         ts_url = servers.enter_context(torchserve_server(model)) if torchserve else None
         warm = [(url, "/generate"), (url, "/bench/constant.png"), (naive_url, "/generate")]
@@ -381,7 +168,7 @@ def bench_model(model: str, device: str, seconds: float, workers: int, torchserv
     in_process.close()
     if workers > 1:  # the same server in GAN_WORKERS processes (and TorchServe with as many workers), in turns
         with ExitStack() as servers:
-            url = servers.enter_context(running_server(env | {"GAN_WORKERS": str(workers)}))
+            url = servers.enter_context(running_server(env | {"GAN_WORKERS": str(workers)}, argv=FLOOR))
             ts_url = servers.enter_context(torchserve_server(model, workers=workers)) if torchserve else None
             load(url, "/generate", single, 64, WARM_S)
             if ts_url:
@@ -416,7 +203,7 @@ def bench_model(model: str, device: str, seconds: float, workers: int, torchserv
 def markdown(all_results: dict, device: str, seconds: float, workers: int) -> str:
     tool = "wrk (1 thread)" if shutil.which("wrk") else "the bench's asyncio client"
     precision = os.environ.get("GAN_PRECISION", "float32")
-    lines = [f"`python -m app.bench` on {machine(device)}, {seconds:g} s per point, taken in turns of {TURN_S} s "
+    lines = [f"`python -m bench` on {machine(device)}, {seconds:g} s per point, taken in turns of {TURN_S} s "
              "with the sides it is compared with (project, naive and floor at each concurrency; bulk over HTTP and "
              f"in process), load from {tool} on the same machine, each request its own seed; the project's "
              f"generators in {precision}.", ""]

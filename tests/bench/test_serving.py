@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.bench import naive_app, wrk_load
-from app.local_server import running_server
+from bench.load import wrk_load
+from bench.peers import naive_app
+from tests.server import running_server
 
 
 @pytest.mark.parametrize("model", ["dcgan-mnist", "cgan-mnist", "infogan-mnist"])
@@ -36,7 +37,7 @@ def test_wrk_figures_are_read_from_a_real_run():
 
 
 def test_sides_are_measured_in_alternating_turns_and_averaged():
-    from app.bench import in_turns
+    from bench.serving import in_turns
 
     calls = []
 
@@ -53,7 +54,7 @@ def test_sides_are_measured_in_alternating_turns_and_averaged():
 
 
 def test_the_in_process_reference_runs_the_services_path_and_encoding():
-    from app.bench import InProcess
+    from bench.serving import InProcess
 
     reference = InProcess("cgan-mnist", "cpu")
     try:
@@ -64,7 +65,7 @@ def test_the_in_process_reference_runs_the_services_path_and_encoding():
         reference.close()
 
 
-@pytest.mark.skipif(__import__("app.bench").bench.torchserve_ready() is not None,
+@pytest.mark.skipif(__import__("bench.peers").peers.torchserve_ready() is not None,
                     reason="TorchServe is not installed (pip install -e '.[bench]' and a Java runtime)")
 @pytest.mark.parametrize("workers", [1, 2])
 def test_torchserve_serves_the_services_images_batched(workers):
@@ -73,7 +74,7 @@ def test_torchserve_serves_the_services_images_batched(workers):
     over two), each get their own seed's."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from app.bench import torchserve_server
+    from bench.peers import torchserve_server
 
     model = "cgan-mnist"
     with running_server() as url:

@@ -1,0 +1,31 @@
+"""The ``gan-serve`` console script (also ``python -m app``): the app on uvicorn with the limits of app/server.py,
+or on Ray Serve.
+
+    gan-serve --host 0.0.0.0 --port 8000
+    gan-serve --engine ray --replicas 2          # its options: gan-serve --engine ray --help
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from app.config import Settings
+
+
+def serve(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the GAN Studio API and demo page.")
+    parser.add_argument("--engine", choices=["uvicorn", "ray"], default="uvicorn",
+                        help="uvicorn (GAN_WORKERS processes on this machine) or ray (replicas on a Ray cluster)")
+    engine, rest = parser.parse_known_args(argv)
+    if engine.engine == "ray":
+        try:
+            from app.ray_serve import run as run_on_ray
+        except ImportError as e:
+            parser.error(f"--engine ray needs Ray Serve: pip install -e '.[ray]' ({e})")
+        return run_on_ray(rest)
+    from app.server import run
+
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    run(args.host, args.port, Settings())

@@ -1,0 +1,139 @@
+"""The guarded HTTP protocol: uvicorn's httptools protocol with a header timeout and a connection cap.
+
+uvicorn has no setting for either, so ``GuardedProtocol`` overrides a few of its protocol's methods
+(``connection_made``, ``data_received``, ``on_response_complete``, ``connection_lost``, ``send_400_response``)
+and reads a few of its attributes (``connections``, ``transport``, ``loop``, ``cycle``). They are uvicorn's
+internals, not its API: the pin in pyproject.toml keeps them, and ``check_internals`` (run by the server at start
+and by tests/app/test_protocol.py) fails loudly, naming what moved, when a new uvicorn changes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from app.errors import raw_error
+
+OVERRIDDEN = ("connection_made", "data_received", "on_response_complete", "connection_lost", "send_400_response")
+READ = ("connections", "transport", "loop", "cycle")
+
+
+def check_internals(protocol: type = HttpToolsProtocol) -> None:
+    """Raises RuntimeError naming each uvicorn internal the guard relies on that ``protocol`` no longer has: a
+    method it overrides (with the arguments it passes on) or an attribute it reads."""
+    problems = []
+    for name in OVERRIDDEN:
+        method = getattr(protocol, name, None)
+        if not callable(method):
+            problems.append(f"method {name} is gone")
+    for name, params in (("connection_made", ["self", "transport"]), ("data_received", ["self", "data"]),
+                         ("on_response_complete", ["self"]), ("connection_lost", ["self", "exc"]),
+                         ("send_400_response", ["self", "msg"])):
+        method = getattr(protocol, name, None)
+        if callable(method) and list(inspect.signature(method).parameters) != params:
+            problems.append(f"{name} now takes {list(inspect.signature(method).parameters)}, not {params}")
+    init = inspect.signature(protocol.__init__).parameters
+    if list(init)[:2] != ["self", "config"]:
+        problems.append(f"__init__ takes {list(init)}, not (self, config, ...)")
+    try:
+        source = inspect.getsource(inspect.getmodule(protocol) or protocol)
+    except (OSError, TypeError):
+        source = ""
+        problems.append("its source cannot be read to check the attributes it sets")
+    for name in READ:
+        if source and f"self.{name}" not in source:
+            problems.append(f"attribute {name} is no longer set")
+    if source and "response_complete" not in source:
+        problems.append("the request cycle has no response_complete")
+    if problems:
+        raise RuntimeError(f"uvicorn {uvicorn.__version__} changed what app/protocol.py overrides: "
+                           + "; ".join(problems) + " (pin the uvicorn the project was tested with)")
+
+
+def timeout_response(timeout_s: float) -> bytes:
+    return raw_error(408, "Request Timeout", f"the request headers did not arrive within {timeout_s:g} s "
+                     "(GAN_HEADER_TIMEOUT_S)", "timeout")
+
+
+class GuardedProtocol:
+    """Mixed into uvicorn's HTTP protocol classes (h11 and httptools alike): the header timeout and the
+    connection cap, read from the uvicorn config (so they reach worker processes with it). A connection is
+    *waiting* while it has no request in progress."""
+
+    connections: set[Any]
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+    cycle: Any
+
+    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)  # type: ignore[call-arg]
+        self.header_timeout_s: float = getattr(config, "gan_header_timeout_s", 10.0)
+        self.max_connections: int = getattr(config, "gan_max_connections", 1000)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self.opened_at, self.pending_bytes, self.header_timer = self.loop.time(), 0, None
+        self.arm_header_timer()
+        if len(self.connections) > self.max_connections:
+            self.make_room()
+
+    def waiting(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def data_received(self, data: bytes) -> None:
+        if self.waiting():
+            self.pending_bytes += len(data)
+        super().data_received(data)  # type: ignore[misc]
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        self.pending_bytes = 0
+        self.arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to bytes that are not HTTP, in the API's error shape."""
+        if not self.transport.is_closing():
+            self.transport.write(raw_error(400, "Bad Request", msg, "bad_request"))
+            self.transport.close()
+
+    def arm_header_timer(self) -> None:
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+        self.header_timer = self.loop.call_later(self.header_timeout_s, self.header_timeout)
+
+    def header_timeout(self) -> None:
+        self.header_timer = None
+        if self.transport.is_closing():
+            return
+        if not self.waiting():  # a request is being served; its body has its own deadline
+            return
+        self.drop()
+
+    def drop(self) -> None:
+        """Closes a waiting connection: with a 408 when part of a request had arrived, silently when idle."""
+        if self.pending_bytes:
+            self.transport.write(timeout_response(self.header_timeout_s))
+        self.transport.close()
+
+    def make_room(self) -> None:
+        waiting = sorted((c for c in self.connections if c is not self and isinstance(c, GuardedProtocol)
+                          and c.waiting() and not c.transport.is_closing()), key=lambda c: c.opened_at)
+        excess = len(self.connections) - self.max_connections
+        for victim in waiting[:excess]:
+            victim.drop()
+            self.connections.discard(victim)  # counted out now; its connection_lost comes later
+
+
+class GuardedHttpToolsProtocol(GuardedProtocol, HttpToolsProtocol):
+    """uvicorn's httptools protocol with the guard (module level: worker processes unpickle it by name)."""
+
+

@@ -1,0 +1,5 @@
+"""``python -m bench``: the serving benchmark (bench/serving.py)."""
+
+from bench.serving import main
+
+main()
