@@ -59,8 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # sight, a full collection walks only request garbage (it took 100+ ms pauses walking it all).
         gc.collect()
         gc.freeze()
-        log.info("serving %d models on %s; unavailable: %s", len(service.models), service.device,
-                 sorted(service.unavailable) or "none")
+        log.info("serving %d models on %s; unavailable: %s", len(service.registry.models), service.runner.device,
+                 sorted(service.registry.unavailable) or "none")
         yield
         await service.stop()
 

@@ -1,27 +1,36 @@
-"""HTTP routes: validate, call the service, shape the response. No torch work happens here."""
+"""HTTP routes, thin: each validates its input (pydantic), calls the service and hands the frames to
+``respond`` (app/responses.py). No torch work happens here; the OpenAPI extras are in app/openapi.py."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import io
-import time
-from collections.abc import Awaitable
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from app.errors import ApiError
+from app.openapi import (
+    ARITHMETIC_EXAMPLES,
+    DIGIT_PNG,  # noqa: F401 - the encode example, also used by tests
+    ENCODE_BODY,
+    ENCODE_RESPONSES,
+    ERRORS,
+    GENERATE_EXAMPLES,
+    INTERPOLATE_EXAMPLES,
+    MODEL_ERRORS,
+    PNG_RESPONSE,
+    SAMPLE_RESPONSES,
+    SWEEP_EXAMPLES,
+)
+from app.responses import b64png, respond
 from app.schemas import (
     MAX_SEED,
     ArithmeticRequest,
     EncodeRequest,
     Encoding,
-    ErrorResponse,
     GenerateRequest,
     Health,
     InterpolateRequest,
@@ -29,121 +38,16 @@ from app.schemas import (
     Readiness,
     SweepRequest,
 )
-from app.service import Frames, GanService
-from models.images import grid_array, png_bytes
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "a request the HTTP layer cannot read"},
-    401: {"model": ErrorResponse, "description": "a missing or wrong API key (when GAN_API_KEYS is set)"},
-    408: {"model": ErrorResponse, "description": "the body did not arrive within GAN_BODY_TIMEOUT_S"},
-    413: {"model": ErrorResponse, "description": "request body over GAN_MAX_BODY_BYTES"},
-    422: {"model": ErrorResponse, "description": "a field out of range or not valid for this model, or a response "
-          "over GAN_MAX_IMAGES or GAN_MAX_OUTPUT_PIXELS; loc names the field"},
-    429: {"model": ErrorResponse, "description": "over GAN_RATE_LIMIT; Retry-After says when to come back"},
-    500: {"model": ErrorResponse, "description": "a bug: the request is logged with its request id"},
-}
-MODEL_ERRORS: dict[int | str, dict[str, Any]] = ERRORS | {
-    404: {"model": ErrorResponse, "description": "unknown model (the message lists the available ones)"},
-    503: {"model": ErrorResponse, "description": "the model failed to load, or is busy (queue full or queue "
-          "timeout; Retry-After says when to retry)"},
-}
-PNG_RESPONSE: dict[int | str, dict[str, Any]] = MODEL_ERRORS | {
-    200: {"content": {"image/png": {}, "application/json": {}, "application/x-npy": {}},
-          "description": "a PNG (a grid when there are several images), JSON with base64 PNGs, or with format "
-          "npy the uint8 pixels (N, H, W, C) as a NumPy .npy file (headers X-Shape, X-Seed)"},
-}
+from app.service import GanService
 
 
 async def get_service(request: Request) -> GanService:  # async: a sync dependency costs a thread hop
     return request.app.state.service
 
 
+IMMUTABLE = "public, max-age=31536000, immutable"
 ServiceDep = Annotated[GanService, Depends(get_service)]
 router = APIRouter(responses=ERRORS)
-
-
-def encode(frames: Frames, fmt: str, model: str, scale: int, started: float) -> Response:
-    """PNG, npy or JSON from frames; large ones are encoded on the torch thread (PNG encoding is CPU work)."""
-    headers = {"X-Generation-Ms": f"{(time.perf_counter() - started) * 1000:.1f}"}
-    if "seed" in frames.extra:
-        headers["X-Seed"] = str(frames.extra["seed"])
-    if fmt == "png":
-        array = frames.images[0] if len(frames.images) == 1 else grid_array(frames.images, frames.columns)
-        return Response(png_bytes(array, scale), media_type="image/png", headers=headers)
-    if fmt == "npy":  # the pixels as they are: scale and columns are for PNGs
-        headers["X-Shape"] = ",".join(map(str, frames.images.shape))
-        return Response(npy_bytes(frames.images), media_type=NPY_TYPE, headers=headers)
-    extra = dict(frames.extra)
-    if "term_images" in extra:
-        extra["terms"] = [t | {"png": b64png(img, scale)} for t, img in zip(extra["terms"], extra.pop("term_images"),
-                                                                          strict=True)]
-    images = [info | {"png": b64png(img, scale)} for info, img in zip(frames.info, frames.images, strict=True)]
-    body = {"model": model, **extra, "images": images,
-            "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)}
-    return JSONResponse(body, headers=headers)
-
-
-ImageRequest = GenerateRequest | ArithmeticRequest | InterpolateRequest | SweepRequest
-
-
-INLINE_PIXELS = 4096  # encoding this little takes tens of microseconds, less than a hop to a worker thread
-CLIENT_GONE = 499  # nginx's "client closed request": logged and counted, never seen by the client
-
-
-async def client_gone(request: Request) -> None:
-    """Returns when the client has closed its connection (the body is already read by then)."""
-    try:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-    except Exception:  # noqa: BLE001 - e.g. the body guard's 408 for a body a GET declared and never sent
-        await asyncio.Event().wait()  # that is no disconnect: let the work finish
-
-
-async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) -> Response:
-    """Awaits the service's frames, then encodes them: small outputs inline, larger ones on the torch thread, after
-    the forward pass that made them (in another thread the next forward ran slower: a third thread beside
-    the torch thread's OpenMP team, docs/benchmarks.md).
-    A client that leaves first cancels the work: its request leaves the model's queue, nobody's work is done."""
-    started = time.perf_counter()
-    handler = asyncio.current_task()
-    left = False
-
-    async def watch() -> None:
-        nonlocal left
-        await client_gone(request)
-        left = True
-        handler.cancel()
-
-    watcher = asyncio.ensure_future(watch())
-    try:
-        frames = await work
-    except asyncio.CancelledError:
-        if not left:
-            raise  # cancelled by the server (shutdown), not by the client
-        handler.uncancel()  # our own cancellation, handled here
-        return Response(status_code=CLIENT_GONE)
-    finally:
-        watcher.cancel()
-    request.scope.get("state", {}).get("access", {}).update(model=req.model, n=len(frames.images))
-    if req.format == "npy" or frames.images.size * req.scale**2 <= INLINE_PIXELS:
-        return encode(frames, req.format, req.model, req.scale, started)
-    executor = request.app.state.service.executor
-    return await asyncio.get_running_loop().run_in_executor(executor, encode, frames, req.format, req.model, req.scale,
-                                                            started)
-
-
-NPY_TYPE = "application/x-npy"
-
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    """NumPy's .npy format: a short header with dtype and shape, then the bytes (``np.load`` reads it; no pickle)."""
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
-    return buf.getvalue()
-
-
-def b64png(image, scale: int) -> str:
-    return base64.b64encode(png_bytes(image, scale)).decode()
 
 
 @router.get("/healthz", tags=["health"])
@@ -155,16 +59,17 @@ async def healthz() -> Health:
 @router.get("/readyz", tags=["health"], responses={503: {"model": Readiness, "description": "no model loaded"}})
 async def readyz(service: ServiceDep) -> JSONResponse:
     """Ready when at least one model is loaded; lists the models that failed to load, and why."""
-    ready = bool(service.models)
-    body = Readiness(ready=ready, models=sorted(service.models), unavailable=service.unavailable,
-                     device=str(service.device))
+    registry = service.registry
+    ready = bool(registry.models)
+    body = Readiness(ready=ready, models=sorted(registry.models), unavailable=registry.unavailable,
+                     device=str(service.runner.device))
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
 @router.get("/models", tags=["models"])
 async def list_models(service: ServiceDep) -> list[ModelCard]:
     """Every loaded model's card: family, sizes, codes and measured quality."""
-    return [m.public_card(m.name in service.encoders) for m in service.models.values()]
+    return service.registry.cards()
 
 
 ModelPath = Annotated[str, Path(max_length=128, description="a model name from GET /models")]
@@ -173,30 +78,7 @@ ModelPath = Annotated[str, Path(max_length=128, description="a model name from G
 @router.get("/models/{name}", tags=["models"], responses=MODEL_ERRORS)
 async def get_model(name: ModelPath, service: ServiceDep) -> ModelCard:
     """One model's card."""
-    return service.get(name).public_card(name in service.encoders)
-
-
-def examples(*bodies: tuple[str, dict[str, Any]]) -> dict[str, Any]:
-    return {summary: {"summary": summary, "value": body} for summary, body in bodies}
-
-
-GENERATE_EXAMPLES = examples(
-    ("16 sevens from CGAN, as a PNG grid", {"model": "cgan-mnist", "label": 7, "n": 16, "seed": 42, "scale": 4}),
-    ("InfoGAN with a category and codes, as JSON",
-     {"model": "infogan-mnist", "n": 2, "category": 3, "codes": [0.5, -1], "format": "json", "return_latents": True}),
-    ("one DCGAN digit", {"model": "dcgan-mnist", "seed": 1}),
-)
-ARITHMETIC_EXAMPLES = examples(
-    ("A - B + C with 8 neighbours", {"model": "dcgan-mnist", "terms": [
-        {"seeds": [1, 2, 3]}, {"seeds": [4, 5, 6], "weight": -1}, {"seeds": [7, 8, 9]}], "neighbors": 8}),
-)
-INTERPOLATE_EXAMPLES = examples(
-    ("a CGAN walk between two seeds", {"model": "cgan-mnist", "start": {"seed": 1}, "end": {"seed": 2}, "steps": 10}),
-)
-SWEEP_EXAMPLES = examples(
-    ("code 0 from -2 to 2", {"model": "infogan-mnist", "vary": 0, "seed": 3, "scale": 2}),
-    ("every category for 4 seeds", {"model": "infogan-mnist", "vary": "category", "rows": 4}),
-)
+    return service.registry.card(name)
 
 
 @router.post("/generate", tags=["generate"], responses=PNG_RESPONSE)
@@ -216,12 +98,6 @@ def query_request(params: dict[str, Any]) -> GenerateRequest:
             where = ("path", "name") if err["loc"][:1] == ("model",) else ("query", *err["loc"])
             errors.append({**err, "loc": where})
         raise RequestValidationError(errors) from None
-
-
-IMMUTABLE = "public, max-age=31536000, immutable"
-SAMPLE_RESPONSES: dict[int | str, dict[str, Any]] = PNG_RESPONSE | {
-    304: {"description": "If-None-Match named this seeded image's ETag: not generated again"},
-}
 
 
 def etag_matches(request: Request, etag: str) -> bool:
@@ -285,26 +161,6 @@ async def sweep(req: Annotated[SweepRequest, Body(openapi_examples=SWEEP_EXAMPLE
     return await respond(request, req, service.sweep(req))
 
 
-DIGIT_PNG = (  # the first digit of the bundled test split (a 6), 28 x 28, as base64 PNG
-    "iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAABDklEQVR42mNgoAtgEo25+/8AK3bJpkff//78bIVNSjL0zd+/lyyxavO++Pfv"
-    "x0werHJSX/7+vSuH3brod38/ZfFjlzP//vdvOA4/8Kz9+yGDBYdk29+/sbg8r/7hbzYTLsnsv/cw3QKzxZJh70cGBn1PdQaGpzuvvkNRw//hr"
-    "z8Dw+Ivf//+/fv37yEbFJ2yvAwMDJZhLE1XGRicXKy3he5E0sn19e8rMd8/mxkZGBgYvL79+8yBbG7837/hDEvWMjMwMDAwbP77lxNZUv7C3/"
-    "f20HANvP3vFhuKk9havv79vDfGlEGz7Nvfv9OZ0Xxl0/fy799fX3/+vZcrCJFjRJaWSxEP/LOZoe8mwyAFAFejZ8J5ub2cAAAAAElFTkSuQmCC"
-)
-ENCODE_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": EncodeRequest.model_json_schema(), "examples": examples(
-        ("a held-out 6 from MNIST's test set, as a base64 PNG", {"model": "infogan-mnist", "image": DIGIT_PNG}))},
-    "multipart/form-data": {"schema": {
-        "type": "object", "required": ["model", "image"],
-        "properties": {"model": {"type": "string", "minLength": 1, "maxLength": 128},
-                       "image": {"type": "string", "format": "binary", "description": "the image file"}}}},
-}}}
-ENCODE_RESPONSES: dict[int | str, dict[str, Any]] = MODEL_ERRORS | {
-    400: {"model": ErrorResponse, "description": "a multipart body that cannot be read (or more than one file)"},
-    415: {"model": ErrorResponse, "description": "a body that is neither JSON nor multipart/form-data"},
-}
-
-
 def body_error(field: str, msg: str, kind: str = "value_error") -> RequestValidationError:
     return RequestValidationError([{"loc": ("body", field), "msg": msg, "type": kind}])
 
@@ -353,3 +209,4 @@ async def encode_image(request: Request, service: ServiceDep) -> Encoding:
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
     return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+

@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ |= {"GAN_LOG_LEVEL": "warning"}
 
-    import app.routes as routes
+    import app.responses as responses
     from bench.floor import create_app
 
     app = create_app()
@@ -45,7 +45,7 @@ def main() -> None:
                 spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
         return run
 
-    routes.encode = timed("encode", routes.encode)
+    responses.encode = timed("encode", responses.encode)
 
     async def call(body: bytes) -> int:
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
@@ -73,7 +73,7 @@ def main() -> None:
 
     async def run() -> None:
         async with app.router.lifespan_context(app):
-            loaded = app.state.service.models[args.model]
+            loaded = app.state.service.registry.models[args.model]
             loaded.batcher.forward = timed("forward", loaded.batcher.forward)
             bodies = [json.dumps({"model": args.model, "n": args.n, "format": args.format,
                                   "seed": i * args.n}).encode() for i in range(args.requests + 10)]

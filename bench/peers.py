@@ -53,10 +53,6 @@ def naive_app(model: str, device: str):
     @app.post("/generate")
     def generate(body: NaiveBody) -> Response:
         latents = G.latents_for_seeds(range(body.seed, body.seed + body.n))
-        for name in ("labels", "categories"):  # class indices as one-hot rows, as the project feeds them
-            value = getattr(latents, name)
-            if value is not None:
-                setattr(latents, name, torch.nn.functional.one_hot(value, G.num_classes or G.num_categories).float())
         with torch.inference_mode():
             images = ((G(latents.to(device)).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         array = images.permute(0, 2, 3, 1).cpu().numpy()

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from app.config import Settings
-from app.service import GanService
+from app.runner import Runner
 from models import Generator
 from models.checkpoint import load_checkpoint
 from models.images import PNG_END, grid_array, png_bytes, png_chunk, png_head
@@ -57,10 +57,10 @@ def main() -> None:
     parser.add_argument("--models", default="dcgan-mnist,gan-mnist")
     args = parser.parse_args()
     settings = Settings()
-    service = GanService(settings)
+    runner = Runner(settings)
     for model in args.models.split(","):
         G, _ = load_checkpoint(settings.checkpoint_dir / model, "cpu", expected_class=Generator)
-        digits = service.forward_fn(G)(G.one_hot_rows(G.latents_for_seeds(range(256))))
+        digits = runner.forward_fn(G)(G.latents_for_seeds(range(256)))
         print(f"{model}: | writer | one digit us | bytes | 256-digit grid us | bytes |")
         base = None
         for name, write in WRITERS.items():
@@ -69,7 +69,7 @@ def main() -> None:
             base = base or (one_us, grid_us)
             print(f"| {name} | {one_us:.1f} ({base[0] / one_us:.2f}x) | {one_bytes:.0f} | "
                   f"{grid_us:.0f} ({base[1] / grid_us:.2f}x) | {grid_bytes:.0f} |")
-    service.executor.shutdown()
+    runner.stop()
 
 
 if __name__ == "__main__":

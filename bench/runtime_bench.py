@@ -2,7 +2,7 @@
 
     python scripts/runtime_bench.py
 
-1. One seed's latents (``G.latents_for_seeds([seed])`` plus ``one_hot_rows``, what every single-image request
+1. One seed's latents (``G.latents_for_seeds([seed])``, what every single-image request
    draws on the event loop), microseconds, for each shipped MNIST generator.
 2. A 256-image forward pass of InfoGAN and DCGAN (channels-last, two threads), milliseconds and minor page faults
    per pass, with glibc's defaults and with ``models.runtime.keep_freed_memory`` (GAN_KEEP_FREED_MEMORY).
@@ -24,7 +24,7 @@ torch.set_num_threads(1)
 for name in ("gan-mnist", "dcgan-mnist", "cgan-mnist", "infogan-mnist"):
     G, _ = load_checkpoint(REPO_ROOT / "checkpoints" / name, expected_class=Generator)
     n = 20000
-    seconds = min(timeit.repeat(lambda: G.one_hot_rows(G.latents_for_seeds([5])), number=n, repeat=3)) / n
+    seconds = min(timeit.repeat(lambda: G.latents_for_seeds([5]), number=n, repeat=3)) / n
     print(f"{name}: one seed's latents {seconds * 1e6:.1f} us")
 """
 
@@ -40,7 +40,7 @@ torch.set_num_threads(2)
 for name, k in (("infogan-mnist", 15), ("dcgan-mnist", 5)):
     G, _ = load_checkpoint(REPO_ROOT / "checkpoints" / name, expected_class=Generator)
     G = G.to(memory_format=torch.channels_last)
-    latents = G.one_hot_rows(G.latents_for_seeds(range(256)))
+    latents = G.latents_for_seeds(range(256))
     with torch.inference_mode():
         G(latents)  # first pass: the heap grows once either way
         faults, start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()

@@ -56,30 +56,30 @@ class InProcess:
 
         settings = Settings(device=device)
         self.service = GanService(settings)
-        self.service.load_folder(settings.checkpoint_dir)
+        self.service.registry.load_folder(settings.checkpoint_dir)
         self.model, self.seed = model, 0
 
     def run(self, fmt: str, seconds: float) -> dict[str, float]:
-        return self.service.executor.submit(self.measure, fmt, seconds).result()
+        return self.service.runner.executor.submit(self.measure, fmt, seconds).result()
 
     def measure(self, fmt: str, seconds: float) -> dict[str, float]:
-        from app.routes import encode
-        from app.service import Frames
+        from app.responses import encode
+        from app.service import Frames, seed_info
 
-        loaded = self.service.models[self.model]
+        loaded = self.service.registry.models[self.model]
         G, forward = loaded.G, loaded.batcher.forward
         done, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds or done == 0:
             seeds = list(range(self.seed, self.seed + BULK))
             latents = G.latents_for_seeds(seeds)
-            images = forward(G.one_hot_rows(latents))
-            info = self.service.seed_info(loaded, latents, seeds, False) if fmt == "json" else []
+            images = forward(latents)
+            info = seed_info(loaded, latents, seeds, False) if fmt == "json" else []
             encode(Frames(images, info, {"seed": seeds[0]}), fmt, self.model, 1, start)
             done, self.seed = done + 1, self.seed + BULK
         return {"rps": done / (time.perf_counter() - start)}
 
     def close(self) -> None:
-        self.service.executor.shutdown()
+        self.service.runner.executor.shutdown()
 
 
 TURN_S = 2  # wrk takes whole seconds
@@ -107,17 +107,17 @@ def pixel_moves(precision: str, seeds: int = 256, device: str = "cpu",
     ``cuda_graphs``, as graphs) moves pixels against its float32 eager path (same settings otherwise), over
     ``seeds`` seeds: the largest move in grey levels and the share of pixels moved by more than one; and, as
     batching invariance, the largest move between the first 8 seeds run one by one and the same seeds in the batch."""
-    from app.service import GanService
+    from app.runner import Runner
 
-    services = [GanService(Settings(device=device, precision="float32", cuda_graphs=False)),
-                GanService(Settings(device=device, precision=precision, cuda_graphs=cuda_graphs))]
+    runners = [Runner(Settings(device=device, precision="float32", cuda_graphs=False)),
+               Runner(Settings(device=device, precision=precision, cuda_graphs=cuda_graphs))]
     moves = {}
     for card in sorted(Settings().checkpoint_dir.glob("*.json")):
         if json.loads(card.read_text()).get("kind") != "generator":
             continue
         G, _ = load_checkpoint(card.with_suffix(""), device, expected_class=Generator)
-        latents = G.one_hot_rows(G.latents_for_seeds(range(seeds)))
-        full_fn, low_fn = (service.forward_fn(G) for service in services)
+        latents = G.latents_for_seeds(range(seeds))
+        full_fn, low_fn = (runner.forward_fn(G) for runner in runners)
         full, low = (fn(latents).astype(np.int16) for fn in (full_fn, low_fn))
         alone = np.concatenate([low_fn(latents[i : i + 1]) for i in range(8)]).astype(np.int16)
         diff = np.abs(low - full)

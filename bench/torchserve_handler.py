@@ -38,7 +38,7 @@ class GeneratorHandler:
         latents = Latents.cat([self.G.latents_for_seeds(range(int(b.get("seed", 0)), int(b.get("seed", 0)) + n))
                                for b, n in zip(bodies, counts, strict=True)])
         with torch.inference_mode():
-            images = to_uint8(self.G(self.G.one_hot_rows(latents)))
+            images = to_uint8(self.G(latents))
         answers, start = [], 0
         for i, n in enumerate(counts):
             picture = images[start] if n == 1 else grid_array(images[start : start + n])

@@ -47,7 +47,7 @@ class CganGenerator(Generator):
     def forward(self, latents: Latents) -> torch.Tensor:
         if latents.labels is None:
             raise ValueError("CganGenerator needs labels")
-        zy = torch.cat([latents.z, one_hot(latents.labels, self.num_classes)], dim=1)
+        zy = torch.cat([latents.z, latents.label_rows(self.num_classes)], dim=1)
         return self.net(zy[:, :, None, None])
 
 

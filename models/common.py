@@ -11,37 +11,84 @@ from typing import ClassVar, NamedTuple
 import torch
 from torch import nn
 
+Conditioning = int | Sequence[int] | torch.Tensor | None  # one class index for every row, or one per row
+
 
 @dataclass
 class Latents:
-    """Everything a generator's forward pass takes, one row per image."""
+    """Everything a generator's forward pass takes, one row per image.
+
+    Labels and categories are class indices, in this one form from the request to the network: ``forward`` makes
+    their one-hot rows (``label_rows``, ``category_rows``). An interpolation between two conditional samples
+    blends each row's one-hot toward the other end's indices (``blend_labels``, ``blend_categories``) by weight
+    ``blend`` (0: the row's own indices, 1: the other end's): still indices, the blend made beside the one-hot.
+    """
 
     z: torch.Tensor
-    labels: torch.Tensor | None = None  # CGAN: class index per image, or (n, num_classes) soft one-hot rows
-    categories: torch.Tensor | None = None  # InfoGAN: categorical code per image, or soft one-hot rows
+    labels: torch.Tensor | None = None  # CGAN: class index per image, (n,) int64
+    categories: torch.Tensor | None = None  # InfoGAN: categorical code per image, (n,) int64
     codes: torch.Tensor | None = None  # InfoGAN: continuous codes, shape (n, num_continuous)
-    FIELDS: ClassVar[tuple[str, ...]] = ("z", "labels", "categories", "codes")
+    blend: torch.Tensor | None = None  # (n,) weight of the blend_* indices, with them or not at all
+    blend_labels: torch.Tensor | None = None
+    blend_categories: torch.Tensor | None = None
+    FIELDS: ClassVar[tuple[str, ...]] = ("z", "labels", "categories", "codes", "blend", "blend_labels",
+                                         "blend_categories")
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Latents:
-        """On ``device``; with ``dtype``, the floating fields (z, codes, one-hot rows) cast to it too."""
+        """On ``device``; with ``dtype``, the floating fields (z, codes, blend) cast to it too."""
         def move(t: torch.Tensor | None) -> torch.Tensor | None:
             if t is None:
                 return None
             return t.to(device, dtype) if dtype is not None and t.is_floating_point() else t.to(device)
-        return Latents(move(self.z), move(self.labels), move(self.categories), move(self.codes))
+        return Latents(*(move(getattr(self, f)) for f in self.FIELDS))
 
     def __len__(self) -> int:
         return self.z.shape[0]
 
     def __getitem__(self, rows: slice) -> Latents:
-        cut = lambda t: None if t is None else t[rows]  # noqa: E731
-        return Latents(cut(self.z), cut(self.labels), cut(self.categories), cut(self.codes))
+        return Latents(*(None if t is None else t[rows] for t in (getattr(self, f) for f in self.FIELDS)))
+
+    def blended(self) -> Latents:
+        """The same rows with an explicit blend (weight 0 toward their own indices) when they have labels or
+        categories and no blend yet: the form in which blended and plain rows stack into one batch."""
+        if self.blend is not None or (self.labels is None and self.categories is None):
+            return self
+        return Latents(self.z, self.labels, self.categories, self.codes, torch.zeros(len(self), device=self.z.device),
+                       self.labels, self.categories)
 
     @staticmethod
     def cat(parts: Sequence[Latents]) -> Latents:
-        """Stacks latents row-wise (all parts must carry the same fields in the same form)."""
+        """Stacks latents row-wise (all parts carry the same fields; blended and plain rows stack blended)."""
+        if any(p.blend is not None for p in parts):
+            parts = [p.blended() for p in parts]
         join = lambda ts: None if ts[0] is None else torch.cat(ts)  # noqa: E731
         return Latents(*(join([getattr(p, f) for p in parts]) for f in Latents.FIELDS))
+
+    def label_rows(self, num_classes: int) -> torch.Tensor:
+        """The labels as (blended) one-hot rows in z's dtype: what a conditional network takes."""
+        if self.labels is None:
+            raise ValueError("these latents have no labels")
+        return self.rows(self.labels, self.blend_labels, num_classes)
+
+    def category_rows(self, num_categories: int) -> torch.Tensor:
+        if self.categories is None:
+            raise ValueError("these latents have no categories")
+        return self.rows(self.categories, self.blend_categories, num_categories)
+
+    def rows(self, index: torch.Tensor, toward: torch.Tensor | None, n: int) -> torch.Tensor:
+        rows = one_hot(index, n, self.z.dtype)
+        if self.blend is None:
+            return rows
+        t = self.blend[:, None]
+        return rows * (1 - t) + one_hot(toward, n, self.z.dtype) * t
+
+    def described(self, num_classes: int, num_categories: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Each row's label and category as indices: its own, or for a blend the one with the larger weight."""
+        if self.blend is None:
+            return self.labels, self.categories
+        labels = None if self.labels is None else self.label_rows(num_classes).argmax(1)
+        categories = None if self.categories is None else self.category_rows(num_categories).argmax(1)
+        return labels, categories
 
 
 class Generator(nn.Module):
@@ -83,34 +130,28 @@ class Generator(nn.Module):
             latents.categories = index % self.num_categories
         return latents
 
-    def condition(self, latents: Latents, label: int | None = None, category: int | None = None,
-                  codes: Sequence[float] | None = None) -> Latents:
-        """Sets the conditional inputs given (one label, category or code vector for every row), in place."""
-        n = len(latents)
-        if label is not None:
-            latents.labels = torch.full((n,), label)
-        if category is not None:
-            latents.categories = torch.full((n,), category)
-        if codes is not None:
-            latents.codes = torch.tensor(codes, dtype=torch.float32).expand(n, -1).clone()
-        return latents
+    def latents_for_seeds(self, seeds: Sequence[int], labels: Conditioning = None, categories: Conditioning = None,
+                          codes: Sequence[float] | torch.Tensor | None = None) -> Latents:
+        """The one sampling recipe: one latent per seed, each drawn as ``prior(1, torch.Generator().manual_seed(s))``
+        would draw it, so seed s always gives the same image; then the conditioning given replaces what was drawn
+        (``labels``/``categories``: one index for every row or one per row; ``codes``: one vector for every row).
+        What is given is still drawn first, in the prior's order, so that a seed's z and codes do not depend on
+        whether its label was given. (One generator, reseeded per row, writing into the rows in place: the same
+        numbers as a fresh generator and ``prior`` per seed, at a third of the cost.)
 
-    def one_hot_rows(self, latents: Latents) -> Latents:
-        """The canonical form the networks take: labels and categories as (soft) one-hot rows, so latents
-        from any requests stack into one batch. In place; rows already one-hot are kept."""
-        if latents.labels is not None:
-            latents.labels = one_hot(latents.labels, self.num_classes)
-        if latents.categories is not None:
-            latents.categories = one_hot(latents.categories, self.num_categories)
-        return latents
-
-    def latents_for_seeds(self, seeds: Sequence[int]) -> Latents:
-        """One latent per seed, each drawn as ``prior(1, torch.Generator().manual_seed(seed))`` would draw it:
-        seed s always gives the same image. (One generator, reseeded per row, writing into the rows in place:
-        the same numbers as a fresh generator and ``prior`` per seed, at a third of the cost.)
-
-        >>> G.latents_for_seeds([3, 4])  # row 1 equals G.latents_for_seeds([4]) row 0
+        >>> G.latents_for_seeds([3, 4], labels=7)  # row 1 equals G.latents_for_seeds([4], labels=7) row 0
         """
+        latents = self.draw(seeds)
+        n = len(latents)
+        if labels is not None:
+            latents.labels = indices(labels, n)
+        if categories is not None:
+            latents.categories = indices(categories, n)
+        if codes is not None:
+            latents.codes = torch.as_tensor(codes, dtype=torch.float32).expand(n, -1).clone()
+        return latents
+
+    def draw(self, seeds: Sequence[int]) -> Latents:
         gen = thread_generator()
         if len(seeds) == 1:  # a single image, the common request: one reseed and prior() itself (half the time)
             return self.prior(1, gen.manual_seed(int(seeds[0])))
@@ -165,18 +206,25 @@ def thread_generator() -> torch.Generator:
     return gen
 
 
-def one_hot(index: torch.Tensor, n: int) -> torch.Tensor:
-    """Class indices (n,) to one-hot rows; rows that are already (soft) one-hot pass through, so a
-    label can be a blend of two digits (used to interpolate between conditional samples)."""
-    if index.is_floating_point() and index.dim() == 2:
-        return index
-    return identity(n, index.device).index_select(0, index.long())  # F.one_hot(...).float() at a third of the cost
+def indices(value: int | Sequence[int] | torch.Tensor, n: int) -> torch.Tensor:
+    """One class index for every one of ``n`` rows, or one per row, as an (n,) int64 tensor."""
+    if isinstance(value, int):
+        return torch.full((n,), value)
+    rows = torch.as_tensor(value, dtype=torch.long)
+    if rows.shape != (n,):
+        raise ValueError(f"{n} rows need {n} indices, got shape {tuple(rows.shape)}")
+    return rows
 
 
-@functools.lru_cache(maxsize=16)
-def identity(n: int, device: torch.device) -> torch.Tensor:
+def one_hot(index: torch.Tensor, n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Class indices (n,) to one-hot rows of ``dtype`` (an index out of range is an error)."""
+    return identity(n, index.device, dtype).index_select(0, index.long())  # F.one_hot(...).float() at a third
+
+
+@functools.lru_cache(maxsize=32)
+def identity(n: int, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """The n x n identity matrix on ``device``, made once (its rows are the one-hot rows; never written to)."""
-    return torch.eye(n, device=device)
+    return torch.eye(n, device=device, dtype=dtype)
 
 
 def init_dcgan_weights(module: nn.Module) -> None:

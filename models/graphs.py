@@ -1,11 +1,11 @@
-"""A generator's forward pass captured as CUDA graphs (``GAN_CUDA_GRAPHS``, ``python -m app.bench --cuda-graphs``).
+"""A generator's forward pass captured as CUDA graphs (``GAN_CUDA_GRAPHS``, ``python -m bench --cuda-graphs``).
 
 On a GPU a small generator's forward is mostly kernel launches: a graph replays the whole pass (and the
 conversion to 8-bit pixels) as one launch. A graph has fixed shapes, so there is one per batch size in a list of
 buckets (powers of two up to the largest batch); a batch runs as the smallest bucket that holds it.
 
     forward = GraphedForward(G, bucket_sizes(256), torch.device("cuda"))
-    pixels = forward(G.one_hot_rows(G.latents_for_seeds(range(10))))   # (10, 28, 28, 1) uint8, the 16-row graph
+    pixels = forward(G.latents_for_seeds(range(10)))   # (10, 28, 28, 1) uint8, the 16-row graph
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ def bucket_sizes(max_batch: int) -> list[int]:
 class GraphedForward:
     """``G``'s forward plus ``pixel_tensor``, one captured graph per size in ``sizes``.
 
-    A batch's latents (one-hot rows) are copied into the bucket's static input; rows past the batch keep what
-    they held (each image depends on its own row only: batch norm runs in eval mode) and are sliced off the
-    static output. A batch larger than the largest bucket runs in chunks of it. With ``capture=False`` the same
-    padded path runs eagerly, without graphs (how the CPU tests check the bookkeeping).
+    A batch's latents (indices; a conditional model's always with a blend, a zero one for plain rows, so that
+    interpolations and plain requests share the graphs) are copied into the bucket's static input; rows past the
+    batch keep what they held (each image depends on its own row only: batch norm runs in eval mode) and are
+    sliced off the static output. A batch larger than the largest bucket runs in chunks of it. With
+    ``capture=False`` the same padded path runs eagerly, without graphs (how the CPU tests check the bookkeeping).
     """
 
     def __init__(self, G: Generator, sizes: Sequence[int], device: torch.device,
@@ -47,7 +48,7 @@ class GraphedForward:
         self.buckets: dict[int, tuple[torch.cuda.CUDAGraph | None, Latents, torch.Tensor | None]] = {}
         with torch.inference_mode():
             for size in reversed(self.sizes):
-                static = G.one_hot_rows(G.latents_for_seeds(range(size))).to(device, self.dtype_in)
+                static = G.latents_for_seeds(range(size)).blended().to(device, self.dtype_in)
                 self.buckets[size] = self.record(static) if capture else (None, static, None)
 
     def record(self, static: Latents) -> tuple[torch.cuda.CUDAGraph, Latents, torch.Tensor]:
@@ -71,7 +72,7 @@ class GraphedForward:
         largest = self.sizes[-1]
         if len(latents) > largest:
             return np.concatenate([self(latents[i : i + largest]) for i in range(0, len(latents), largest)])
-        n = len(latents)
+        n, latents = len(latents), latents.blended()
         graph, static, output = self.buckets[self.bucket(n)]
         for name in Latents.FIELDS:
             source, target = getattr(latents, name), getattr(static, name)

@@ -16,7 +16,6 @@ from models.common import (
     MinibatchStd,
     downsample_block,
     init_dcgan_weights,
-    one_hot,
     upsample_block,
 )
 
@@ -50,7 +49,7 @@ class InfoganGenerator(Generator):
     def forward(self, latents: Latents) -> torch.Tensor:
         if latents.categories is None or latents.codes is None:
             raise ValueError("InfoganGenerator needs categories and codes")
-        x = torch.cat([latents.z, one_hot(latents.categories, self.num_categories), latents.codes], dim=1)
+        x = torch.cat([latents.z, latents.category_rows(self.num_categories), latents.codes], dim=1)
         return self.net(self.project(x))
 
 

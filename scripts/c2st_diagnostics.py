@@ -24,7 +24,7 @@ def main() -> None:
         latents = G.balanced_prior(n, torch.Generator().manual_seed(0))
         latents.codes = latents.codes * scale
         with torch.inference_mode():
-            images = torch.cat([G(G.one_hot_rows(latents[i : i + 500])) for i in range(0, n, 500)])
+            images = torch.cat([G(latents[i : i + 500]) for i in range(0, n, 500)])
         print(f"infogan-mnist, {name}: {two_sample_test(real, images)}", flush=True)
     G, _ = load_checkpoint(REPO_ROOT / "checkpoints" / "gan-mnist")
     with torch.inference_mode():

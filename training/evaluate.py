@@ -98,7 +98,7 @@ def generate(G: Generator, n: int, seed: int, batch_size: int = 500) -> tuple[to
     """``n`` samples with balanced labels/categories (i % 10), the rest drawn from the priors."""
     latents = G.balanced_prior(n, torch.Generator().manual_seed(seed))
     weight = next(G.parameters())  # its device, and its type (float16 or bfloat16 with --precision)
-    images = torch.cat([G(G.one_hot_rows(latents[i : i + batch_size]).to(weight.device, weight.dtype)).float().cpu()
+    images = torch.cat([G(latents[i : i + batch_size].to(weight.device, weight.dtype)).float().cpu()
                         for i in range(0, n, batch_size)])
     return images, latents
 

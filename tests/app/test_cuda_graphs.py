@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from app.config import Settings
-from app.service import GanService
+from app.runner import Runner
 from models.checkpoint import load_checkpoint
 from models.graphs import GraphedForward
 from tests.helpers import CHECKPOINTS, shipped_generators
@@ -19,11 +19,11 @@ from tests.helpers import CHECKPOINTS, shipped_generators
 def test_the_setting_on_a_cpu_is_reported_and_ignored(tmp_path, caplog):
     G, _ = load_checkpoint(CHECKPOINTS / "gan-mnist")
     with caplog.at_level(logging.WARNING, logger="gan_studio"):
-        service = GanService(Settings(device="cpu", cuda_graphs=True, checkpoint_dir=tmp_path))
+        service = Runner(Settings(device="cpu", cuda_graphs=True, checkpoint_dir=tmp_path))
     assert not service.cuda_graphs and "GAN_CUDA_GRAPHS" in caplog.text
     forward = service.forward_fn(G)
     assert not isinstance(forward, GraphedForward)
-    assert forward(G.one_hot_rows(G.latents_for_seeds([7]))).shape == (1, 28, 28, 1)
+    assert forward(G.latents_for_seeds([7])).shape == (1, 28, 28, 1)
 
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
@@ -42,8 +42,8 @@ def test_graphs_keep_every_shipped_generators_pixels_on_a_gpu(name):
 
 @needs_cuda
 def test_a_graphed_service_answers_on_a_gpu(tmp_path):
-    service = GanService(Settings(device="cuda", cuda_graphs=True))
+    service = Runner(Settings(device="cuda", cuda_graphs=True))
     G, _ = load_checkpoint(CHECKPOINTS / "cgan-mnist", "cuda")
     forward = service.forward_fn(G)
     assert isinstance(forward, GraphedForward)
-    assert forward(G.one_hot_rows(G.latents_for_seeds(range(300)))).shape == (300, 28, 28, 1)  # 256 + 44
+    assert forward(G.latents_for_seeds(range(300))).shape == (300, 28, 28, 1)  # 256 + 44

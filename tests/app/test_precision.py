@@ -12,7 +12,7 @@ from PIL import Image
 
 from app.config import Settings
 from app.main import create_app
-from app.service import GanService
+from app.runner import Runner
 from bench.serving import pixel_moves
 from models.checkpoint import load_checkpoint
 from tests.helpers import CHECKPOINTS, REPO_ROOT, shipped_generators
@@ -36,7 +36,7 @@ def test_lower_precision_moves_pixels_by_at_most_its_bound(precision):
 
 def test_the_running_copy_leaves_the_loaded_model_in_float32(tmp_path):
     G, _ = load_checkpoint(CHECKPOINTS / "dcgan-mnist")
-    GanService(Settings(precision="float16", checkpoint_dir=tmp_path)).forward_fn(G)
+    Runner(Settings(precision="float16", checkpoint_dir=tmp_path)).forward_fn(G)
     assert {p.dtype for p in G.parameters()} == {torch.float32}
 
 

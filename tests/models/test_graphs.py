@@ -26,7 +26,7 @@ def test_buckets_are_powers_of_two_up_to_the_largest_batch():
 def test_padded_buckets_give_the_eager_pixels(family):
     G, _ = tiny(family)
     forward = GraphedForward(G, [1, 2, 4], CPU, capture=False)
-    latents = G.one_hot_rows(G.latents_for_seeds(range(100, 111)))
+    latents = G.latents_for_seeds(range(100, 111))
     with torch.inference_mode():
         eager = to_uint8(G(latents))
     for n in (1, 3, 4, 11):  # a bucket of its own, padded to 4, exactly 4, chunks of 4 (4 + 4 + 3)
@@ -40,7 +40,7 @@ def test_padded_buckets_give_the_eager_pixels(family):
 def test_latents_must_carry_the_fields_the_graph_was_made_with():
     G, _ = tiny("cgan")
     forward = GraphedForward(G, [2], CPU, capture=False)
-    latents = G.one_hot_rows(G.latents_for_seeds([1, 2]))
+    latents = G.latents_for_seeds([1, 2])
     latents.labels = None
     with pytest.raises(ValueError, match="without labels"):
         forward(latents)

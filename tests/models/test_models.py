@@ -183,8 +183,7 @@ def test_one_hot_rows_are_exact_and_refuse_out_of_range_indices():
     assert torch.equal(rows, torch.nn.functional.one_hot(index, 10).float())
     rows[0, 0] = 7.0  # the cached identity behind it is not written through
     assert torch.equal(one_hot(torch.tensor([0]), 10), torch.eye(10)[:1])
-    soft = torch.full((2, 10), 0.1)
-    assert one_hot(soft, 10) is soft  # soft rows (a blend of labels) pass through
+    assert one_hot(index, 10, torch.float16).dtype == torch.float16  # in the dtype of the network's input
     for bad in (-1, 10):
         with pytest.raises(IndexError):
             one_hot(torch.tensor([bad]), 10)
@@ -208,8 +207,8 @@ def test_refine_draws_the_image_with_a_full_resolution_convolution(family):
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_the_latent_recipe_lives_on_the_model(family):
-    """balanced_prior, condition and one_hot_rows: the one place service, training and evaluation build
-    latents from; the canonical form the networks take is one-hot rows, and it leaves the images as they are."""
+    """balanced_prior and latents_for_seeds with conditioning: the one place service, training and evaluation build
+    latents from; labels and categories stay indices until the forward pass makes their one-hot rows."""
     G, _ = tiny(family)
     drawn = G.prior(30, torch.Generator().manual_seed(5))
     balanced = G.balanced_prior(30, torch.Generator().manual_seed(5), repeat=3)
@@ -220,16 +219,18 @@ def test_the_latent_recipe_lives_on_the_model(family):
             assert values.tolist() == [i // 3 % count for i in range(30)]
         else:
             assert values is None
-    latents = G.condition(G.latents_for_seeds([1, 2, 3]), label=4 if G.num_classes else None,
-                          category=2 if G.num_categories else None,
-                          codes=[0.5] * G.num_continuous if G.num_continuous else None)
+    given = {"labels": 4 if G.num_classes else None, "categories": 2 if G.num_categories else None,
+             "codes": [0.5] * G.num_continuous if G.num_continuous else None}
+    latents = G.latents_for_seeds([1, 2, 3], **given)
+    plain = G.latents_for_seeds([1, 2, 3])
+    assert torch.equal(latents.z, plain.z)  # what is given replaces what was drawn, and moves nothing else
     if G.num_classes:
-        assert latents.labels.tolist() == [4, 4, 4]
+        assert latents.labels.tolist() == [4, 4, 4] and latents.labels.dtype == torch.long
+        per_row = G.latents_for_seeds([1, 2, 3], labels=[0, 5, 9])
+        assert per_row.labels.tolist() == [0, 5, 9]
     if G.num_categories:
         assert latents.categories.tolist() == [2, 2, 2] and latents.codes.tolist() == [[0.5, 0.5]] * 3
-    as_index = G(latents)
-    rows = G.one_hot_rows(latents)
-    for field in ("labels", "categories"):
-        if getattr(rows, field) is not None:
-            assert getattr(rows, field).dim() == 2 and getattr(rows, field).sum(1).eq(1).all()
-    assert torch.allclose(G(rows), as_index)
+        assert latents.categories.dim() == 1
+    images = G(latents)
+    for i, seed in enumerate([1, 2, 3]):  # a seed alone with the same conditioning gives its image
+        assert torch.allclose(G(G.latents_for_seeds([seed], **given)), images[i : i + 1], atol=1e-6)

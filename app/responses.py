@@ -1,0 +1,106 @@
+"""From the service's frames to the HTTP answer: PNG (a grid for several images), npy or JSON with base64 PNGs;
+small answers encoded on the event loop, larger ones on the torch thread; work cancelled when the client leaves.
+
+    return await respond(request, req, service.generate(req))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import time
+from collections.abc import Awaitable
+
+import numpy as np
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from app.schemas import ArithmeticRequest, GenerateRequest, InterpolateRequest, SweepRequest
+from app.service import Frames
+from models.images import grid_array, png_bytes
+
+
+def encode(frames: Frames, fmt: str, model: str, scale: int, started: float) -> Response:
+    """PNG, npy or JSON from frames; large ones are encoded on the torch thread (PNG encoding is CPU work)."""
+    headers = {"X-Generation-Ms": f"{(time.perf_counter() - started) * 1000:.1f}"}
+    if "seed" in frames.extra:
+        headers["X-Seed"] = str(frames.extra["seed"])
+    if fmt == "png":
+        array = frames.images[0] if len(frames.images) == 1 else grid_array(frames.images, frames.columns)
+        return Response(png_bytes(array, scale), media_type="image/png", headers=headers)
+    if fmt == "npy":  # the pixels as they are: scale and columns are for PNGs
+        headers["X-Shape"] = ",".join(map(str, frames.images.shape))
+        return Response(npy_bytes(frames.images), media_type=NPY_TYPE, headers=headers)
+    extra = dict(frames.extra)
+    if "term_images" in extra:
+        extra["terms"] = [t | {"png": b64png(img, scale)} for t, img in zip(extra["terms"], extra.pop("term_images"),
+                                                                          strict=True)]
+    images = [info | {"png": b64png(img, scale)} for info, img in zip(frames.info, frames.images, strict=True)]
+    body = {"model": model, **extra, "images": images,
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)}
+    return JSONResponse(body, headers=headers)
+
+
+ImageRequest = GenerateRequest | ArithmeticRequest | InterpolateRequest | SweepRequest
+
+
+INLINE_PIXELS = 4096  # encoding this little takes tens of microseconds, less than a hop to a worker thread
+CLIENT_GONE = 499  # nginx's "client closed request": logged and counted, never seen by the client
+
+
+async def client_gone(request: Request) -> None:
+    """Returns when the client has closed its connection (the body is already read by then)."""
+    try:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+    except Exception:  # noqa: BLE001 - e.g. the body guard's 408 for a body a GET declared and never sent
+        await asyncio.Event().wait()  # that is no disconnect: let the work finish
+
+
+async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) -> Response:
+    """Awaits the service's frames, then encodes them: small outputs inline, larger ones on the torch thread, after
+    the forward pass that made them (in another thread the next forward ran slower: a third thread beside
+    the torch thread's OpenMP team, docs/benchmarks.md).
+    A client that leaves first cancels the work: its request leaves the model's queue, nobody's work is done."""
+    started = time.perf_counter()
+    handler = asyncio.current_task()
+    left = False
+
+    async def watch() -> None:
+        nonlocal left
+        await client_gone(request)
+        left = True
+        handler.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        frames = await work
+    except asyncio.CancelledError:
+        if not left:
+            raise  # cancelled by the server (shutdown), not by the client
+        handler.uncancel()  # our own cancellation, handled here
+        return Response(status_code=CLIENT_GONE)
+    finally:
+        watcher.cancel()
+    request.scope.get("state", {}).get("access", {}).update(model=req.model, n=len(frames.images))
+    if req.format == "npy" or frames.images.size * req.scale**2 <= INLINE_PIXELS:
+        return encode(frames, req.format, req.model, req.scale, started)
+    runner = request.app.state.service.runner
+    return await runner.in_torch_thread(lambda: encode(frames, req.format, req.model, req.scale, started))
+
+
+NPY_TYPE = "application/x-npy"
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """NumPy's .npy format: a short header with dtype and shape, then the bytes (``np.load`` reads it; no pickle)."""
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def b64png(image, scale: int) -> str:
+    return base64.b64encode(png_bytes(image, scale)).decode()
+
+

@@ -1,0 +1,123 @@
+"""The runner: where the generators' torch work happens. One executor thread (the torch thread) runs every
+multi-threaded forward pass through each model's micro-batcher; the running copy of each generator (batch norms
+folded, channels-last, the precision, CUDA graphs) is made here, warmed up here, and nowhere else.
+
+    runner = Runner(settings)
+    batcher = runner.prepare("dcgan-mnist", G)          # the running copy, warmed up, behind its batcher
+    images = await runner.run("dcgan-mnist", batcher, G.latents_for_seeds([1, 2]))   # (2, 28, 28, 1) uint8
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+from app.batching import MicroBatcher, QueueFull, QueueTimeout
+from app.config import Settings
+from app.errors import ApiError
+from models import Generator, Latents
+from models.graphs import GraphedForward, bucket_sizes
+from models.images import to_uint8
+from models.runtime import PRECISIONS, available_cpus, fold_batch_norm, keep_freed_memory, pick_device
+
+log = logging.getLogger("gan_studio")
+TORCH_THREAD = "torch"  # the executor thread's name prefix: the one thread that runs torch with several threads
+INLINE_SEEDS = 8  # drawing this few seeds' latents takes microseconds: on the event loop, no hop
+T = TypeVar("T")
+
+
+class Runner:
+    def __init__(self, settings: Settings, on_batch: Callable[[str, int], None] | None = None,
+                 alone: Callable[[], bool] = lambda: False) -> None:
+        """``alone`` says whether the request at hand is the only one the server is handling (then a small one
+        may run inline, see MicroBatcher); ``on_batch(model, rows)`` is told of every forward pass."""
+        self.settings, self.on_batch, self.alone = settings, on_batch, alone
+        self.cpus = available_cpus()
+        # Every multi-threaded torch call runs on the one torch thread (the executor's). OpenMP gives each thread
+        # that runs a parallel region a team of its own; with two teams on these cores libgomp stops spinning
+        # between regions and each region pays for waking its workers (a 256-image MLP forward: 3.1 -> 4.0 ms).
+        # So this thread, the event loop's, keeps one thread: loading, and the small inline batches.
+        torch.set_num_threads(1)
+        if settings.keep_freed_memory:
+            keep_freed_memory()  # process-wide; the in-process benchmark gets it too, as it makes a Runner
+        self.device = pick_device(settings.device)
+        self.cuda_graphs = settings.cuda_graphs and self.device.type == "cuda"
+        if settings.cuda_graphs and not self.cuda_graphs:
+            log.warning("GAN_CUDA_GRAPHS is for CUDA devices; the generators run as they are on %s", self.device)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=TORCH_THREAD)
+
+    def threads_for(self, rows: int) -> int:
+        """Torch threads for a batch: one for small batches (a second thread saves less than it costs the
+        event loop it competes with for the cores), every CPU for large ones; GAN_THREADS fixes it."""
+        if self.settings.threads:
+            return self.settings.threads
+        return 1 if rows < self.settings.threads_from_rows else self.cpus
+
+    def forward_fn(self, G: Generator) -> Callable[[Latents], np.ndarray]:
+        """The running copy of ``G`` (the loaded model itself is left as it is), as latents -> uint8 pixels."""
+        device = self.device
+        G = fold_batch_norm(G) if self.settings.fold_batch_norm else copy.deepcopy(G)  # within 1 grey level
+        if self.settings.channels_last and any(p.dim() == 4 for p in G.parameters()):
+            G = G.to(memory_format=torch.channels_last)  # the convolutions' faster layout on CPU (same pixels)
+        dtype = PRECISIONS[self.settings.precision]
+        G = G.to(dtype)
+        if self.cuda_graphs:  # captured here, at load time: one graph per batch-size bucket
+            return GraphedForward(G, bucket_sizes(self.settings.max_batch), device, dtype)
+        dtype_in = None if dtype == torch.float32 else dtype  # latents arrive in float32
+
+        @torch.inference_mode()
+        def forward(latents: Latents) -> np.ndarray:
+            on_torch_thread = threading.current_thread().name.startswith(TORCH_THREAD)
+            threads = self.threads_for(len(latents)) if on_torch_thread else 1
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+            return to_uint8(G(latents.to(device, dtype_in)))
+
+        return forward
+
+    def warm_up(self, G: Generator, forward: Callable[[Latents], np.ndarray]) -> None:
+        """One small and one large batch through ``forward``, on the torch thread (where batches run)."""
+        for n in (1, min(self.settings.max_batch, 64)):
+            self.executor.submit(forward, G.latents_for_seeds(range(n))).result()
+
+    def prepare(self, name: str, G: Generator) -> MicroBatcher:
+        """``G``'s running copy, warmed up (a model that cannot run a batch raises here: reported, not served),
+        behind a micro-batcher of its own."""
+        forward = self.forward_fn(G)
+        self.warm_up(G, forward)
+        s = self.settings
+        return MicroBatcher(forward, self.executor, s.max_batch, s.max_wait_ms / 1000, s.queue_size,
+                            enabled=s.batching, on_batch=lambda size: self.on_batch and self.on_batch(name, size),
+                            queue_timeout_s=s.queue_timeout_ms / 1000, inline_rows=s.inline_rows,
+                            alone=self.alone)
+
+    async def latents(self, G: Generator, seeds: Sequence[int], **conditioning: Any) -> Latents:
+        """``G.latents_for_seeds``: many seeds' latents take milliseconds (256: 1.2 ms), so off the event loop, on
+        the torch thread; inline when tiny. Not in the threadpool: torch work on a third thread gives OpenMP a second
+        team, and the next batch's forward pays for it (256 MLP GAN images: 0.4 ms a request, docs/benchmarks.md)."""
+        if len(seeds) <= INLINE_SEEDS:
+            return G.latents_for_seeds(seeds, **conditioning)
+        return await self.in_torch_thread(lambda: G.latents_for_seeds(seeds, **conditioning))
+
+    async def run(self, name: str, batcher: MicroBatcher, latents: Latents) -> np.ndarray:
+        """The images of ``latents`` through the model's batcher; a full queue or a queue timeout is a 503."""
+        try:
+            return await batcher.submit(latents)
+        except (QueueFull, QueueTimeout) as e:
+            retry = {"Retry-After": str(self.settings.retry_after_s)}
+            raise ApiError(503, f"model {name!r} is busy ({e}); retry shortly", headers=retry) from None
+
+    async def in_torch_thread(self, fn: Callable[[], T]) -> T:
+        """``fn()`` on the torch thread, after the forward passes queued before it (encoding, Q's reading)."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+
+    def stop(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
