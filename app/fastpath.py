@@ -9,9 +9,17 @@ route's own model (``GenerateRequest``) and answers through the route's own code
 an ``ApiError`` goes to the app's own handler. Anything else (another route, another content type, a body that
 does not validate) goes on to FastAPI, the body replayed, so every answer and error keeps its one shape.
 ``GAN_FAST_PATH=false`` leaves every request to FastAPI.
+
+It pays (``python -m bench.fast_path``, docs/benchmarks.md), but it reproduces the route by hand, so what it
+reproduces is written down: ``SHAPE`` is the route's signature (its body model, parameters, dependencies, response
+class) as the fast path knows it. ``create_app`` installs the fast path only while the route still has that shape;
+a parameter or dependency added to the route turns the fast path off (with a warning), never skipped silently, and
+tests/app/test_fastpath.py fails until both are brought together again.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import Request
 from fastapi.routing import APIRoute
@@ -25,6 +33,26 @@ from app.schemas import GenerateRequest
 
 PATH = "/generate"
 GENERATE_ROUTE = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == PATH and "POST" in r.methods)
+SHAPE = {"endpoint": "generate", "methods": ["POST"], "body": [("req", "GenerateRequest")], "params": [],
+         "dependencies": ["get_service"], "route_dependencies": 0, "request_param": "request",
+         "response_class": "DefaultPlaceholder", "status_code": None}
+
+
+def route_shape(route: APIRoute) -> dict[str, Any]:
+    """What the fast path reproduces of ``route``: everything that decides how FastAPI would handle a request."""
+    d = route.dependant
+    return {"endpoint": route.endpoint.__name__, "methods": sorted(route.methods),
+            "body": [(f.name, getattr(f.field_info.annotation, "__name__", str(f.field_info.annotation)))
+                     for f in d.body_params],
+            "params": [p.name for p in d.query_params + d.path_params + d.header_params + d.cookie_params],
+            "dependencies": [getattr(dep.call, "__name__", str(dep.call)) for dep in d.dependencies],
+            "route_dependencies": len(route.dependencies), "request_param": d.request_param_name,
+            "response_class": type(route.response_class).__name__, "status_code": route.status_code}
+
+
+def reproduces_route() -> bool:
+    """Whether POST /generate still has the shape the fast path reproduces."""
+    return route_shape(GENERATE_ROUTE) == SHAPE
 
 
 def replayed(messages: list[Message], receive: Receive) -> Receive:

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.config import Settings
 from app.errors import install_handlers
-from app.fastpath import GenerateFastPath
+from app.fastpath import GenerateFastPath, reproduces_route
 from app.logs import setup_logging
 from app.metrics import Metrics
 from app.middleware import AccessControlMiddleware, BodyGuardMiddleware, RequestContextMiddleware
@@ -78,8 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     # Innermost first: the fast path and the body guard sit next to the routes, request ids and the access log
     # outermost.
-    if settings.fast_path:
+    if settings.fast_path and reproduces_route():
         app.add_middleware(GenerateFastPath)
+    elif settings.fast_path:
+        log.warning("POST /generate changed shape (app/fastpath.py SHAPE): its fast path is off")
     app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     if settings.api_keys or settings.rate_limit:
         app.add_middleware(AccessControlMiddleware, api_keys=settings.api_keys, rate_limit=settings.rate_limit)

@@ -87,6 +87,16 @@ def application(replicas: int | None = None, num_cpus: float = 1.0, num_gpus: fl
 deployment = GanStudio.bind()
 
 
+def cluster_address() -> str | None:
+    """RAY_ADDRESS, the cluster to join; unset or empty (as shells and compose files often leave it) means a local
+    cluster started here. An empty one is removed from the environment: Ray itself would read it and fail."""
+    address = os.environ.get("RAY_ADDRESS", "").strip()
+    if not address:
+        os.environ.pop("RAY_ADDRESS", None)
+        return None
+    return address
+
+
 def run(argv: list[str] | None = None) -> None:
     """``gan-serve --engine ray``: starts (or joins, with RAY_ADDRESS) a Ray cluster, deploys, serves until
     SIGINT or SIGTERM, then takes the application down."""
@@ -117,9 +127,9 @@ def run(argv: list[str] | None = None) -> None:
     for name, seconds in (("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "30"),
                           ("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "30")):
         os.environ.setdefault(name, seconds)
-    joined = bool(os.environ.get("RAY_ADDRESS"))
-    ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False if not joined else None,
-             logging_level=logging.WARNING)
+    address = cluster_address()
+    joined = address is not None
+    ray.init(address=address, include_dashboard=False if not joined else None, logging_level=logging.WARNING)
     serve.start(http_options={"host": args.host, "port": args.port})
     app = application(args.replicas, args.num_cpus, args.num_gpus, autoscaling)
     serve.run(app, name="gan-studio", route_prefix="/")

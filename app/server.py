@@ -21,7 +21,7 @@ from typing import Any
 
 import uvicorn
 
-from app.protocol import GuardedHttpToolsProtocol
+from app.protocol import GuardedHttpToolsProtocol, check_internals
 
 log = logging.getLogger("gan_studio")
 FD_RESERVE = 64  # descriptors kept for everything but client sockets (checkpoints, logs, the listening socket)
@@ -44,6 +44,7 @@ APP = "app.main:create_app"  # what each worker process builds (by name: workers
 
 
 def uvicorn_config(host: str, port: int, settings: Any, app: str = APP) -> uvicorn.Config:
+    check_internals()  # fails loudly, before serving, on a uvicorn whose internals the guard overrides have moved
     fd_limit = raise_fd_limit()
     max_connections = max(8, min(settings.max_connections, fd_limit - FD_RESERVE))
     if max_connections < settings.max_connections:

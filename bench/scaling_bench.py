@@ -21,7 +21,7 @@ from bench.load import load  # noqa: E402
 from bench.serving import machine  # noqa: E402
 from tests.server import SERVE, server_process, wait_for_replicas  # noqa: E402
 
-RAY = ["-m", "app.main", "--engine", "ray", "--host", "127.0.0.1", "--port", "{port}", "--replicas"]
+RAY = ["-m", "app", "--engine", "ray", "--host", "127.0.0.1", "--port", "{port}", "--replicas"]
 
 
 def measure(model: str, seconds: float) -> dict:

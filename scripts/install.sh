@@ -36,7 +36,7 @@ case "${1:-}" in
             > /tmp/gan-studio-requirements.txt
         "${pip[@]}" -r /tmp/gan-studio-requirements.txt
         exit 0 ;;
-    --dev) extra="[dev,train,ray]" ;;
+    --dev) extra="[dev]" ;;  # dev takes train and ray along
     --ray) extra="[ray]" ;;
     --train) extra="[train]" ;;
     "") extra="" ;;

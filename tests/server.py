@@ -47,10 +47,11 @@ def running_server(env: dict[str, Any] | None = None, timeout: float = 60.0, nof
 @contextmanager
 def server_process(env: dict[str, Any] | None = None, timeout: float = 60.0, nofile: int | None = None,
                    log_path: Path | None = None, argv: list[str] = SERVE,
-                   stop_timeout: float = 10.0) -> Iterator[tuple[str, subprocess.Popen]]:
+                   stop_timeout: float = 10.0, cwd: Path = REPO_ROOT) -> Iterator[tuple[str, subprocess.Popen]]:
     """``running_server``, yielding the process too (to watch its memory); ``argv`` (after the Python
     executable, ``{port}`` filled in) runs another server, such as the benchmark's baseline or Ray Serve.
-    It is stopped with SIGTERM, then SIGKILL after ``stop_timeout`` seconds."""
+    It is stopped with SIGTERM, then SIGKILL after ``stop_timeout`` seconds; ``cwd`` is where it runs (another
+    checkout of the project, for a before/after benchmark)."""
     port = free_port()
     limit = None if nofile is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     with tempfile.TemporaryDirectory() as tmp:
@@ -58,7 +59,7 @@ def server_process(env: dict[str, Any] | None = None, timeout: float = 60.0, nof
         with open(log_file, "wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, *(a.replace("{port}", str(port)) for a in argv)],
-                cwd=REPO_ROOT, stdout=out,
+                cwd=cwd, stdout=out,
                 env=os.environ | {"GAN_LOG_LEVEL": "warning"} | {k: str(v) for k, v in (env or {}).items()},
                 stderr=subprocess.STDOUT, preexec_fn=limit,
             )

@@ -30,7 +30,7 @@ def client(shipped_client):
 
 
 @pytest.fixture(scope="module")
-def test_digits():
+def held_out_digits():
     images, labels = load_dataset("mnist-10k", "test")
     return images[:40, 0].numpy().astype(np.uint8), labels[:40].tolist()
 
@@ -45,10 +45,10 @@ def as_json(image: bytes, model: str = "infogan-mnist") -> dict:
     return {"model": model, "image": base64.b64encode(image).decode()}
 
 
-def test_real_digits_of_any_size_and_polarity_are_read(client, test_digits):
+def test_real_digits_of_any_size_and_polarity_are_read(client, held_out_digits):
     """Held-out digits as a user would send them: enlarged, black on white or white on black, PNG or JPEG, by
     JSON or multipart. The evaluator's figure for the 1,000 held-out digits is in the card."""
-    images, labels = test_digits
+    images, labels = held_out_digits
     right = 0
     for i, (pixels, label) in enumerate(zip(images, labels, strict=True)):
         img = Image.fromarray(pixels if i % 2 else 255 - pixels).resize((28 + 7 * i, 28 + 7 * i), Image.BILINEAR)
@@ -69,8 +69,8 @@ def test_real_digits_of_any_size_and_polarity_are_read(client, test_digits):
     assert right >= 36, f"{right} of 40 read right"  # the card says 95.6% on 1,000
 
 
-def test_json_and_multipart_and_a_data_url_give_the_same_answer(client, test_digits):
-    data = png(Image.fromarray(test_digits[0][5]).resize((140, 140)))
+def test_json_and_multipart_and_a_data_url_give_the_same_answer(client, held_out_digits):
+    data = png(Image.fromarray(held_out_digits[0][5]).resize((140, 140)))
     a = client.post("/infogan/encode", json=as_json(data)).json()
     b = client.post("/infogan/encode", data={"model": "infogan-mnist"}, files={"image": ("d.png", data)}).json()
     c = client.post("/infogan/encode", json={"model": "infogan-mnist",

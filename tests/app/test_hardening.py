@@ -9,14 +9,12 @@ import asyncio
 import json
 import shutil
 import socket
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
-from tests.helpers import CHECKPOINTS, REPO_ROOT
+from tests.helpers import CHECKPOINTS
 from tests.server import running_server
 
 FAST_TIMEOUTS = {"GAN_CHECKPOINT_DIR": CHECKPOINTS, "GAN_HEADER_TIMEOUT_S": "1", "GAN_BODY_TIMEOUT_S": "1"}
@@ -339,19 +337,3 @@ def test_api_keys_and_the_rate_limit():
         assert 1 <= int(limited.headers["retry-after"]) <= 60
         # the limit is per key: the other key still has its five
         assert c.get("/models", headers={"Authorization": "Bearer key-one"}).status_code == 200
-
-
-def test_torch_threads_follow_the_cpu_affinity_not_the_host():
-    code = "from models.runtime import available_cpus; print(available_cpus())"
-    out = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=REPO_ROOT, check=True)
-    assert out.stdout.strip() == "1"
-
-
-def test_the_cgroup_cpu_quota_lowers_the_thread_count(tmp_path):
-    from models.runtime import cgroup_cpu_limit
-
-    (tmp_path / "cpu.max").write_text("150000 100000\n")
-    assert cgroup_cpu_limit(tmp_path) == 1.5
-    (tmp_path / "cpu.max").write_text("max 100000\n")
-    assert cgroup_cpu_limit(tmp_path) is None
