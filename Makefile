@@ -3,7 +3,7 @@ VENV ?= .venv
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: install install-dev serve test lint bench soak fuzz container-test
+.PHONY: install install-dev serve test test-fast lint bench soak fuzz container-test
 
 install:
 	bash scripts/install.sh
@@ -16,6 +16,9 @@ serve: install
 
 test: install-dev
 	$(VENV)/bin/python -m pytest
+
+test-fast:  # the unit tier alone: in process, about 50 s here (needs make install-dev once)
+	$(VENV)/bin/python -m pytest -m unit
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

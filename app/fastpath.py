@@ -2,7 +2,7 @@
 
 FastAPI's own layers (exception middleware, router, dependency solving, body handling) were most of the event
 loop's work per request for the cheaper generators: without them a single-image request takes 0.64 ms in-process
-instead of 0.86 (``python scripts/asgi_profile.py --n 1 --requests 4000``, the MLP GAN). ``GenerateFastPath``
+instead of 0.86 (``python -m bench.asgi_profile --n 1 --requests 4000``, the MLP GAN). ``GenerateFastPath``
 is a pure ASGI middleware just inside the hardening ones (request ids, access log, metrics, access control, CORS and
 the body guard all still apply): for a POST to /generate with a JSON body it reads the body, validates it with the
 route's own model (``GenerateRequest``) and answers through the route's own code (``routes.respond``); a

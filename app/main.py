@@ -2,7 +2,7 @@
 environment's settings (app/config.py), made on first use, for the usual ways of serving a FastAPI app:
 
     gan-serve --host 0.0.0.0 --port 8000                 # uvicorn with the limits of app/server.py (app/cli.py)
-    uvicorn app.main:app                                 # or fastapi run app/main.py, or gunicorn's uvicorn worker
+    uvicorn app.main:app                                 # any server that imports app.main:app
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from tests.server import server_process
 
 
 def serve_command(tree: Path) -> list[str]:
-    """How that checkout starts its server: ``python -m app`` since the redesign, ``python -m app.main`` before."""
+    """How that checkout starts its server: ``python -m app`` since the redesign, ``python -m app`` before."""
     module = "app" if (tree / "app" / "__main__.py").exists() else "app.main"
     return ["-m", module, "--host", "127.0.0.1", "--port", "{port}"]
 

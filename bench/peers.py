@@ -88,7 +88,7 @@ def tool_path(tool: str) -> str:
 @contextmanager
 def torchserve_server(model: str, batch_size: int = 64, max_delay_ms: int = 5, workers: int = 1,
                       timeout: float = 180.0) -> Iterator[str]:
-    """TorchServe serving ``model``'s checkpoint through scripts/torchserve_handler.py in ``workers`` worker
+    """TorchServe serving ``model``'s checkpoint through bench/torchserve_handler.py in ``workers`` worker
     processes (the issue's setting: one; TorchServe's own default on a CPU machine: one per core), its dynamic
     batching (``batch_size`` requests or ``max_delay_ms``); yields the inference URL, under which
     ``/predictions/<model>`` takes the API's request bodies."""

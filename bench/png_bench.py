@@ -1,6 +1,6 @@
 """How fast the service's PNG writer is against Pillow, on real generated digits, in one run.
 
-    python scripts/png_bench.py            # dcgan-mnist and gan-mnist, 256 digits each
+    python -m bench.png_bench            # dcgan-mnist and gan-mnist, 256 digits each
 
 Per single 28 x 28 digit and per 256-digit grid: microseconds and bytes for Pillow as the service used it
 (compress_level=1), Pillow with its defaults, the same minimal writer on the standard library's zlib, and

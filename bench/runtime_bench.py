@@ -1,6 +1,6 @@
 """Two costs of serving measured in isolation (docs/benchmarks.md, fifth round), each in a fresh process:
 
-    python scripts/runtime_bench.py
+    python -m bench.runtime_bench
 
 1. One seed's latents (``G.latents_for_seeds([seed])``, what every single-image request
    draws on the event loop), microseconds, for each shipped MNIST generator.

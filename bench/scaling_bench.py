@@ -1,6 +1,6 @@
 """Requests/s of the same model behind the plain server and behind Ray Serve with 1 and 2 replicas, in one run.
 
-    python scripts/scaling_bench.py --seconds 6 --json docs/scaling-cpu.json --markdown docs/scaling-cpu.md
+    python -m bench.scaling_bench --seconds 6 --json docs/scaling-cpu.json --markdown docs/scaling-cpu.md
 
 Single-image ``POST /generate`` (each request its own seed) at c=1 and c=64 with wrk (the benchmark's load
 generator, bench/serving.py), one server at a time on this machine: ``gan-serve`` in one process and with

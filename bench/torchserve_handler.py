@@ -1,4 +1,4 @@
-"""TorchServe handler for the benchmark's TorchServe side (``python -m app.bench --torchserve``).
+"""TorchServe handler for the benchmark's TorchServe side (``python -m bench --torchserve``).
 
 The same checkpoint served the way TorchServe's documentation shows a custom handler: TorchServe's frontend
 batches requests (batch size and delay set when the model is registered), the handler draws each request's

@@ -70,7 +70,7 @@ def png_bytes(array: np.ndarray, scale: int = 1) -> bytes:
     Written here rather than through Pillow: every row with filter 0 (none), the data deflated at level 1 by
     zlib-ng (zlib's format, a faster implementation). That is the PNG format's plainest valid form; a generated
     28 x 28 digit takes a sixth of the time Pillow takes at level 1 (10 vs 60 us), a 256-digit grid a fifth, with
-    single digits no larger and grids 11-13% larger (docs/benchmarks.md, ``python scripts/png_bench.py``).
+    single digits no larger and grids 11-13% larger (docs/benchmarks.md, ``python -m bench.png_bench``).
     Pillow and browsers read them back to the same pixels.
     """
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] not in PNG_COLOUR_TYPES:

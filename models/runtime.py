@@ -57,7 +57,7 @@ def keep_freed_memory(mmap_threshold: int = 256 << 20, trim_threshold: int = 1 <
     ``mmap_threshold`` come from the heap rather than a fresh mmap, and the heap keeps up to ``trim_threshold`` of
     free memory. A 256-image batch allocates tens of MB of activations; by default glibc unmaps them when freed, so
     every batch pays for page faults on fresh memory (InfoGAN, 256 images: ~9,000 minor faults and 30-35 ms a forward
-    pass; with this, a few hundred and 23 ms: ``python scripts/runtime_bench.py``; in some processes a 40 MB block
+    pass; with this, a few hundred and 23 ms: ``python -m bench.runtime_bench``; in some processes a 40 MB block
     still faults a quarter of its pages in again, tests/models/test_runtime.py). The same as
     ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``, set from inside the process. Returns False where the
     C library is not glibc."""

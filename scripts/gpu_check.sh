@@ -20,9 +20,9 @@ timeout 90 python3 -m pytest -q -p no:cacheprovider tests/app/test_cuda_graphs.p
     2>&1 | tee "$OUT/tests.log"
 for option in "--precision float16" "--precision bfloat16" "--cuda-graphs"; do
     echo "== --pixels $option"
-    timeout 40 python3 -m app.bench --pixels --device cuda $option
+    timeout 40 python3 -m bench --pixels --device cuda $option
 done 2>&1 | tee "$OUT/pixels.txt"
-timeout 150 python3 -m app.bench --device cuda --seconds 2 --workers 1 --models dcgan-mnist \
+timeout 150 python3 -m bench --device cuda --seconds 2 --workers 1 --models dcgan-mnist \
     --json "$OUT/bench-cuda.json" --markdown "$OUT/bench-cuda.md" 2>&1 | tail -40
-timeout 150 python3 -m app.bench --device cuda --seconds 2 --workers 1 --models dcgan-mnist --cuda-graphs \
+timeout 150 python3 -m bench --device cuda --seconds 2 --workers 1 --models dcgan-mnist --cuda-graphs \
     --json "$OUT/bench-cuda-graphs.json" --markdown "$OUT/bench-cuda-graphs.md" 2>&1 | tail -40

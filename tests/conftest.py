@@ -27,3 +27,15 @@ def shipped_client():
 
     with TestClient(create_app(shipped_settings())) as client:
         yield client
+
+
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test belongs to exactly one tier: a test without one (or with two) fails collection, so that
+    ``pytest -m unit`` really is the whole fast tier."""
+    wrong = [f"{item.nodeid}: {tiers or 'no tier'}" for item in items
+             if len(tiers := [m.name for m in item.iter_markers() if m.name in TIERS]) != 1]
+    if wrong:
+        raise pytest.UsageError("tests need one tier mark (unit, integration or e2e):\n" + "\n".join(wrong[:20]))

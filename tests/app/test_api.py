@@ -20,6 +20,8 @@ from models.checkpoint import load_checkpoint
 from tests.helpers import CHECKPOINTS, REPO_ROOT, shipped_generators
 from tests.server import running_server
 
+pytestmark = pytest.mark.integration
+
 MODELS = ["gan-mnist", "dcgan-mnist", "cgan-mnist", "infogan-mnist"]
 
 

@@ -13,6 +13,8 @@ import torch
 from app.batching import MicroBatcher, QueueFull
 from models import Latents
 
+pytestmark = pytest.mark.unit
+
 
 def latents(rows: int, value: float) -> Latents:
     return Latents(torch.full((rows, 3), value))

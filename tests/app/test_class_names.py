@@ -21,6 +21,8 @@ from models.checkpoint import save_checkpoint
 from tests.helpers import REPO_ROOT
 from training.data import CLASS_NAMES
 
+pytestmark = pytest.mark.unit
+
 NAMES = CLASS_NAMES["fashion-mnist"]  # "t-shirt/top", ..., "sneaker" (7), "bag", "ankle boot" (9)
 
 

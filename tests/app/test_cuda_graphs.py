@@ -15,6 +15,8 @@ from models.checkpoint import load_checkpoint
 from models.graphs import GraphedForward
 from tests.helpers import CHECKPOINTS, shipped_generators
 
+pytestmark = pytest.mark.unit
+
 
 def test_the_setting_on_a_cpu_is_reported_and_ignored(tmp_path, caplog):
     G, _ = load_checkpoint(CHECKPOINTS / "gan-mnist")

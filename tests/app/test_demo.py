@@ -14,8 +14,9 @@ from tests.server import running_server
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists(),
-                                reason="Debian's chromium is not installed (apt-get install chromium)")
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists(),
+                                 reason="Debian's chromium is not installed (apt-get install chromium)")]
 
 
 @pytest.fixture(scope="module")

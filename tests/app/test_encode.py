@@ -23,6 +23,8 @@ from tests.helpers import CHECKPOINTS
 from training.data import load_dataset
 from training.evaluate import evaluate_encoder
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def client(shipped_client):

@@ -14,6 +14,8 @@ from models.checkpoint import load_checkpoint, read_card
 from tests.helpers import CHECKPOINTS
 from training.data import CLASS_NAMES, FASHION_DIR, load_dataset
 
+pytestmark = pytest.mark.unit
+
 NAMES = CLASS_NAMES["fashion-mnist"]
 
 

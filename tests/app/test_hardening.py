@@ -17,6 +17,8 @@ import pytest
 from tests.helpers import CHECKPOINTS
 from tests.server import running_server
 
+pytestmark = pytest.mark.integration
+
 FAST_TIMEOUTS = {"GAN_CHECKPOINT_DIR": CHECKPOINTS, "GAN_HEADER_TIMEOUT_S": "1", "GAN_BODY_TIMEOUT_S": "1"}
 
 

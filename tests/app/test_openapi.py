@@ -26,6 +26,7 @@ def url():
         yield base
 
 
+@pytest.mark.e2e
 def test_schemathesis_finds_nothing_in_any_phase(url, tmp_path):
     st = Path(sys.executable).with_name("st")
     run = subprocess.run(
@@ -42,6 +43,7 @@ def test_schemathesis_finds_nothing_in_any_phase(url, tmp_path):
         assert f"✅ {phase}" in out, out[-3000:]
 
 
+@pytest.mark.integration
 def test_the_default_example_of_every_route_works(url):
     """What "Try it out" in /docs sends first, answered 200 (no schema-generated body setting seed and seeds)."""
     spec = httpx.get(url + "/openapi.json").json()
@@ -58,6 +60,7 @@ def test_the_default_example_of_every_route_works(url):
     assert tried >= 6
 
 
+@pytest.mark.integration
 def test_errors_and_media_types_are_documented(url):
     spec = httpx.get(url + "/openapi.json").json()
     generate = spec["paths"]["/generate"]["post"]["responses"]
@@ -69,6 +72,7 @@ def test_errors_and_media_types_are_documented(url):
     assert "/bench/constant.png" not in spec["paths"]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("page,asset", [("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")])
 def test_docs_pages_load_their_scripts_from_the_app(url, page, asset):
     html = httpx.get(url + page).text

@@ -18,6 +18,8 @@ from models.checkpoint import load_checkpoint
 from tests.helpers import CHECKPOINTS, REPO_ROOT, shipped_generators
 from training.evaluate import generate
 
+pytestmark = pytest.mark.unit
+
 # The largest move of a pixel against float32 (grey levels) and the share of pixels moved by more than 1,
 # measured on 64 seeds of every shipped generator: float16 2 and none; bfloat16 13 and about 2%.
 BOUNDS = {"float16": (2, 0.001), "bfloat16": (16, 0.05)}

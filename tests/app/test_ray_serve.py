@@ -22,6 +22,8 @@ pytest.importorskip("ray.serve")
 from tests.helpers import REPO_ROOT  # noqa: E402
 from tests.server import running_server, server_process, wait_for_replicas  # noqa: E402
 
+pytestmark = pytest.mark.e2e
+
 RAY = ["-m", "app", "--engine", "ray", "--replicas", "2", "--host", "127.0.0.1", "--port", "{port}"]
 
 TERMS = [{"seeds": [1, 2, 3]}, {"seeds": [4, 5, 6], "weight": -1}, {"seeds": [7, 8, 9], "weight": 1}]

@@ -6,8 +6,11 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.server import running_server, server_process
+
+pytestmark = pytest.mark.integration
 
 
 def worker_processes(pid: int) -> list[int]:
@@ -33,3 +36,12 @@ def test_two_workers_share_the_port_and_give_the_same_bytes():
     with running_server() as url:
         one = asyncio.run(send_all(url))
     assert two == one
+
+
+def test_uvicorn_serves_the_module_level_app():
+    """The FastAPI convention: ``uvicorn app.main:app`` finds the app and loads the models in its lifespan."""
+    argv = ["-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"]
+    with server_process(argv=argv) as (url, _):
+        ready = httpx.get(url + "/readyz").json()
+        assert ready["ready"] and "cgan-mnist" in ready["models"]
+        assert httpx.post(url + "/generate", json={"model": "cgan-mnist", "label": 3, "seed": 1}).status_code == 200

@@ -14,6 +14,8 @@ from bench.load import wrk_load
 from bench.peers import naive_app
 from tests.server import running_server
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.mark.parametrize("model", ["dcgan-mnist", "cgan-mnist", "infogan-mnist"])
 def test_the_naive_baseline_draws_the_services_images(model):

@@ -12,6 +12,8 @@ import pytest
 
 from tests.helpers import REPO_ROOT
 
+pytestmark = pytest.mark.unit
+
 BIN = Path(sys.executable).parent
 
 

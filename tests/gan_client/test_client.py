@@ -14,6 +14,8 @@ from gan_client.client import GanClient, GanClientError, main
 from tests.helpers import CHECKPOINTS, REPO_ROOT
 from tests.server import free_port, running_server
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def url():

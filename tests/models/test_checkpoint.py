@@ -7,6 +7,8 @@ from models import DigitClassifier, Generator
 from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tests.helpers import tiny
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("family", ["gan", "dcgan", "cgan", "infogan"])
 def test_round_trip_gives_identical_outputs(tmp_path, family):

@@ -13,6 +13,8 @@ from models.graphs import GraphedForward, bucket_sizes
 from models.images import to_uint8
 from tests.helpers import tiny
 
+pytestmark = pytest.mark.unit
+
 CPU = torch.device("cpu")
 
 

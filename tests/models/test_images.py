@@ -7,6 +7,8 @@ from PIL import Image
 
 from models.images import grid_array, png_bytes
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("channels", [1, 3, 4])
 @pytest.mark.parametrize("scale", [1, 3])

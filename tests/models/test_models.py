@@ -4,6 +4,8 @@ import torch
 from models import FAMILIES
 from tests.helpers import TINY, tiny
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_generator_shapes_and_range(family):
@@ -175,7 +177,7 @@ def test_a_single_seed_from_many_threads_at_once_is_still_its_prior(family):
                 assert torch.equal(getattr(one, name), getattr(expected, name)), (family, seed, name)
 
 
-def test_one_hot_rows_are_exact_and_refuse_out_of_range_indices():
+def test_one_hot_is_exact_and_refuses_out_of_range_indices():
     from models.common import one_hot
 
     index = torch.randint(10, (500,), generator=torch.Generator().manual_seed(0))

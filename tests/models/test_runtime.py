@@ -6,6 +6,8 @@ import pytest
 
 from tests.helpers import REPO_ROOT
 
+pytestmark = pytest.mark.unit
+
 FAULTS = """
 import resource, sys, torch
 from models.runtime import keep_freed_memory

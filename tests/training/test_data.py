@@ -9,6 +9,8 @@ import pytest
 from tests.helpers import write_split
 from training.data import DataError, download_mnist, load_dataset, read_idx
 
+pytestmark = pytest.mark.unit
+
 
 def test_bundled_dataset_loads():
     images, labels = load_dataset("mnist-10k", "train")

@@ -23,6 +23,8 @@ from models.checkpoint import load_checkpoint
 from tests.helpers import REPO_ROOT, TINY, write_split
 from training.distributed import GlobalBatchNorm, World
 
+pytestmark = pytest.mark.integration
+
 TOLERANCE = 1e-5
 
 

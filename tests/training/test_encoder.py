@@ -1,9 +1,12 @@
 import copy
 
+import pytest
 import torch
 
 from models.checkpoint import load_checkpoint, save_checkpoint
 from tests.helpers import tiny
+
+pytestmark = pytest.mark.unit
 
 
 def q_loss(D, G, seed: int = 5) -> float:

@@ -14,6 +14,8 @@ from training.evaluate import (
     label_accuracy,
 )
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def classifier(repo_root=None):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from models.checkpoint import load_checkpoint
 from models.dcgan import DcganDiscriminator
 from tests.helpers import REPO_ROOT
 from training import features
+
+pytestmark = pytest.mark.integration
 
 D_PATH = REPO_ROOT / "checkpoints" / "dcgan-mnist-discriminator"
 

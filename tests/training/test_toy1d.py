@@ -14,6 +14,8 @@ from tests.helpers import REPO_ROOT
 from training import toy1d
 from training.toy1d import Toy1d, Toy1dConfig, central, data_spread, sample_data, train_toy1d
 
+pytestmark = pytest.mark.integration
+
 
 def w1_in_sigmas(result: dict, cfg: Toy1dConfig) -> float:
     data = sample_data(cfg, 20000, torch.Generator().manual_seed(1)).squeeze(1).numpy()

@@ -23,6 +23,7 @@ def data_dir(tmp_path):
     return tmp_path
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("family", ["gan", "dcgan", "cgan", "infogan"])
 def test_training_steps_run_and_write_the_run_folder(tmp_path, data_dir, family):
     cfg = tiny_config(family, loss="minimax" if family == "gan" else "non-saturating",
@@ -40,6 +41,7 @@ def test_training_steps_run_and_write_the_run_folder(tmp_path, data_dir, family)
     assert loaded_card["family"] == family and loaded_card["steps"] == card["steps"]
 
 
+@pytest.mark.unit
 def test_resume_continues_where_it_stopped(tmp_path, data_dir):
     straight = train(tiny_config("cgan", epochs=2), tmp_path / "a", tmp_path / "ck_a", torch.device("cpu"),
                      data_dir=data_dir)
@@ -64,6 +66,7 @@ def test_resume_continues_where_it_stopped(tmp_path, data_dir):
     assert len((tmp_path / "b" / "log.jsonl").read_text().splitlines()) == 8
 
 
+@pytest.mark.unit
 def test_learning_rates_decay_linearly_to_zero_over_the_last_share_of_steps():
     from training.train import Trainer
 
@@ -77,6 +80,7 @@ def test_learning_rates_decay_linearly_to_zero_over_the_last_share_of_steps():
     assert {constant.set_lr_schedule(step, 10) for step in range(10)} == {1.0}
 
 
+@pytest.mark.unit
 def test_a_decaying_run_ends_with_smaller_steps_than_a_constant_one(tmp_path, data_dir):
     def last_epoch_change(decay_from: float) -> float:
         cfg, run = tiny_config("dcgan", epochs=2, lr_decay_from=decay_from), tmp_path / f"r{decay_from}"
@@ -97,6 +101,7 @@ def load_state_g(run_dir) -> dict[str, torch.Tensor]:
             if k.startswith("G.") and "running_" not in k and v.is_floating_point()}  # weights, not BN statistics
 
 
+@pytest.mark.unit
 def test_a_state_saved_before_a_config_field_existed_resumes_with_its_default(tmp_path, data_dir):
     from safetensors import safe_open
     from safetensors.torch import save_file
@@ -116,6 +121,7 @@ def test_a_state_saved_before_a_config_field_existed_resumes_with_its_default(tm
               resume=True, data_dir=data_dir)
 
 
+@pytest.mark.integration
 def test_cli_runs_a_preset_for_a_few_steps(tmp_path, capsys):
     train_module.main(["--preset", "dcgan-mnist", "--epochs", "1", "--max-steps", "2", "--device", "auto",
                        "--run-dir", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ck")])
@@ -126,6 +132,7 @@ def test_cli_runs_a_preset_for_a_few_steps(tmp_path, capsys):
     assert d_card["kind"] == "discriminator" and d_card["generator_sha256"] == card["sha256"]  # made together
 
 
+@pytest.mark.unit
 def test_translation_shifts_each_image_and_fills_with_background():
     from training.train import translate
 
@@ -142,6 +149,7 @@ def test_translation_shifts_each_image_and_fills_with_background():
     assert x.grad is not None  # differentiable, so G learns through it
 
 
+@pytest.mark.unit
 def test_translation_stops_after_translate_epochs():
     from training.train import Trainer
 
@@ -161,6 +169,7 @@ def test_translation_stops_after_translate_epochs():
     assert torch.equal(off.discriminate(x, None), x)
 
 
+@pytest.mark.unit
 def test_r1_penalty_flattens_d_on_real_digits():
     from training.train import Trainer
 

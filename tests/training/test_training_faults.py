@@ -21,6 +21,8 @@ from tests.helpers import REPO_ROOT, TINY, write_split
 from training.config import TrainConfig
 from training.train import ResumeError, train
 
+pytestmark = pytest.mark.integration
+
 CHILD = """
 import json, sys, torch
 from pathlib import Path
