@@ -59,6 +59,7 @@ class MicroBatcher:
         self.task: asyncio.Task[None] | None = None
         self.busy = False  # a batch is being computed
         self.deciding = 0  # jobs looking whether they may run inline
+        self.submitting = 0  # submit() calls not yet answered
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self.run())
@@ -68,7 +69,21 @@ class MicroBatcher:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
 
+    async def close(self, poll_s: float = 0.01) -> None:
+        """Stops once every job submitted so far has its answer (a model version being replaced: the requests it
+        accepted finish on it)."""
+        while self.submitting or self.busy or self.held is not None or not self.queue.empty():
+            await asyncio.sleep(poll_s)
+        await self.stop()
+
     async def submit(self, latents: Latents) -> np.ndarray:
+        self.submitting += 1
+        try:
+            return await self.submit_job(latents)
+        finally:
+            self.submitting -= 1
+
+    async def submit_job(self, latents: Latents) -> np.ndarray:
         if len(latents) <= self.inline_rows and self.idle():
             # Requests whose bytes have arrived get two turns of the loop to show up before this one decides;
             # of jobs deciding at the same time, none runs inline.

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     max_connections: int = Field(1000, ge=8, description="open connections; capped below the file-descriptor limit")
     workers: int = Field(1, ge=1, le=64, description="server processes sharing the port, each with its own models")
 
+    # Models that change while serving (app/watcher.py).
+    watch: bool = Field(True, description="serve what is published into the checkpoint folders while running")
+    watch_polling: bool = Field(False, description="look for changes by polling (file systems without change "
+                                "events: some network and FUSE mounts) instead of the kernel's events")
+    watch_poll_ms: int = Field(1000, ge=50, description="how often polling looks (with watch_polling)")
+    admin_keys: Annotated[list[str], NoDecode] = Field(
+        [], description="comma-separated keys for POST /admin/reload (separate from api_keys); empty: no admin routes")
+
     # Ray Serve (gan-serve --engine ray; its flags override these).
     ray_replicas: int = Field(1, ge=1, description="replicas (the lower bound when autoscaling)")
     ray_max_replicas: int = Field(0, ge=0, description="autoscale up to this many replicas (0: a fixed number)")
@@ -76,7 +84,7 @@ class Settings(BaseSettings):
     fast_path: bool = Field(True, description="POST /generate with a JSON body skips FastAPI's routing layers "
                             "(same validation, answers and errors; app/fastpath.py)")
 
-    @field_validator("cors_origins", "api_keys", mode="before")
+    @field_validator("cors_origins", "api_keys", "admin_keys", mode="before")
     @classmethod
     def comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

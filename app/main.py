@@ -7,6 +7,7 @@ environment's settings (app/config.py), made on first use, for the usual ways of
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from app.admin import router as admin_router
 from app.config import Settings
 from app.errors import install_handlers
 from app.fastpath import GenerateFastPath, reproduces_route
@@ -27,6 +29,7 @@ from app.metrics import Metrics
 from app.middleware import AccessControlMiddleware, BodyGuardMiddleware, RequestContextMiddleware
 from app.routes import router
 from app.service import GanService
+from app.watcher import start_watching
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("gan_studio")
@@ -51,10 +54,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = GanService(settings, on_batch=metrics.observe_batch, alone=lambda: metrics.in_flight <= 1)
+        service = GanService(settings, on_batch=metrics.observe_batch, alone=lambda: metrics.in_flight <= 1,
+                             on_reload=metrics.observe_reload)
         service.load_all()
         await service.start()
         app.state.service = service
+        watcher = start_watching(service.registry, settings) if settings.watch else None
         # Everything loaded so far (torch, the models) lives as long as the process: out of the collector's
         # sight, a full collection walks only request garbage (it took 100+ ms pauses walking it all).
         gc.collect()
@@ -62,6 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("serving %d models on %s; unavailable: %s", len(service.registry.models), service.runner.device,
                  sorted(service.registry.unavailable) or "none")
         yield
+        if watcher is not None:
+            task, stop = watcher
+            stop.set()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         await service.stop()
 
     app = FastAPI(
@@ -76,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.metrics, app.state.settings = metrics, settings
     app.include_router(router)
+    if settings.admin_keys:
+        app.include_router(admin_router)
     # Innermost first: the fast path and the body guard sit next to the routes, request ids and the access log
     # outermost.
     if settings.fast_path and reproduces_route():

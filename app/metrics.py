@@ -23,6 +23,13 @@ class Metrics:
         self.in_flight_gauge.set_function(lambda: self.in_flight)
         self.batch_size = Histogram("gan_batch_size", "Images per forward pass", ["model"],
                                     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), registry=self.registry)
+        self.reloads = Counter("gan_model_reloads", "Checkpoint changes taken or refused", ["outcome"],
+                               registry=self.registry)
+        for outcome in ("loaded", "refused", "removed"):
+            self.reloads.labels(outcome)
+        self.model_info = Gauge("gan_model_info", "The version each model serves (1)", ["model", "version"],
+                                registry=self.registry)
+        self.serving: dict[str, str] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -31,6 +38,17 @@ class Metrics:
     def observe_batch(self, model: str, size: int) -> None:
         self.images.labels(model).inc(size)
         self.batch_size.labels(model).observe(size)
+
+    def observe_reload(self, model: str, outcome: str, version: str | None) -> None:
+        self.reloads.labels(outcome).inc()
+        if outcome == "refused":
+            return
+        old = self.serving.pop(model, None)
+        if old is not None:
+            self.model_info.remove(model, old)
+        if outcome == "loaded" and version is not None:
+            self.serving[model] = version
+            self.model_info.labels(model, version).set(1)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

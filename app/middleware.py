@@ -87,6 +87,7 @@ class RequestContextMiddleware:
 
 OPEN_PATHS = ("/healthz", "/readyz", "/", "/favicon.ico", "/docs", "/redoc", "/openapi.json")
 OPEN_PREFIXES = ("/static/", "/docs-assets/")
+OWN_KEYS = ("/admin/",)  # routes that check keys of their own (GAN_ADMIN_KEYS; app/admin.py)
 
 
 class AccessControlMiddleware:
@@ -115,7 +116,7 @@ class AccessControlMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) \
+        if scope["type"] != "http" or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES + OWN_KEYS) \
                 or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return

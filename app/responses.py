@@ -23,7 +23,7 @@ from models.images import grid_array, png_bytes
 
 def encode(frames: Frames, fmt: str, model: str, scale: int, started: float) -> Response:
     """PNG, npy or JSON from frames; large ones are encoded on the torch thread (PNG encoding is CPU work)."""
-    headers = {"X-Generation-Ms": f"{(time.perf_counter() - started) * 1000:.1f}"}
+    headers = {"X-Generation-Ms": f"{(time.perf_counter() - started) * 1000:.1f}", "X-Model-Version": frames.version}
     if "seed" in frames.extra:
         headers["X-Seed"] = str(frames.extra["seed"])
     if fmt == "png":
@@ -37,7 +37,7 @@ def encode(frames: Frames, fmt: str, model: str, scale: int, started: float) -> 
         extra["terms"] = [t | {"png": b64png(img, scale)} for t, img in zip(extra["terms"], extra.pop("term_images"),
                                                                           strict=True)]
     images = [info | {"png": b64png(img, scale)} for info, img in zip(frames.info, frames.images, strict=True)]
-    body = {"model": model, **extra, "images": images,
+    body = {"model": model, "model_version": frames.version, **extra, "images": images,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)}
     return JSONResponse(body, headers=headers)
 

@@ -62,7 +62,9 @@ async def readyz(service: ServiceDep) -> JSONResponse:
     registry = service.registry
     ready = bool(registry.models)
     body = Readiness(ready=ready, models=sorted(registry.models), unavailable=registry.unavailable,
-                     device=str(service.runner.device))
+                     device=str(service.runner.device),
+                     versions={name: m.version for name, m in sorted(registry.models.items())},
+                     refused=registry.refused)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
@@ -201,7 +203,8 @@ async def encode_image(request: Request, service: ServiceDep) -> Encoding:
     result = await service.encode_image(model, data)
     request.scope.get("state", {}).get("access", {}).update(model=model, n=1)
     return Encoding(model=model, category=result.category, probabilities=result.probabilities, digit=result.digit,
-                    digit_probabilities=result.digit_probabilities, codes=result.codes, seen=b64png(result.seen, 1))
+                    digit_probabilities=result.digit_probabilities, codes=result.codes, seen=b64png(result.seen, 1),
+                    model_version=result.version)
 
 
 @router.get("/metrics", tags=["health"], response_class=Response,

@@ -130,6 +130,7 @@ class Encoding(BaseModel):
     digit_probabilities: list[float] | None = Field(description="the same distribution, summed per digit")
     codes: list[float] = Field(description="the continuous codes Q reads (slant, width)")
     seen: str = Field(description="base64 PNG: the 28 x 28 image Q read, after MNIST-like preparation")
+    model_version: str = Field(description="the version of the model whose Q read it")
 
 
 class ErrorItem(BaseModel):
@@ -154,6 +155,18 @@ class Readiness(BaseModel):
     models: list[str]
     unavailable: dict[str, str] = Field(description="model name -> why it failed to load")
     device: str
+    versions: dict[str, str] = Field({}, description="model name -> the version serving (its sha256's first 12)")
+    refused: dict[str, str] = Field({}, description="model name -> why its newer files were refused (the version "
+                                    "in versions keeps serving)")
+
+
+class ReloadReport(BaseModel):
+    """What a rereading of the checkpoint folders did."""
+
+    loaded: dict[str, str] = Field({}, description="model name -> the version now serving")
+    refused: dict[str, str] = Field({}, description="model name -> why its files were refused")
+    removed: list[str] = Field([], description="models whose files are gone: no longer served")
+    unchanged: list[str] = Field([], description="models serving as before")
 
 
 class ModelCard(BaseModel):
@@ -174,3 +187,7 @@ class ModelCard(BaseModel):
                                           "not digits; a label may be given by name")
     encoder: bool = Field(False, description="InfoGAN: POST /infogan/encode reads images with this model's Q")
     metrics: dict[str, Any] = {}
+    version: str = Field("", description="the version serving: its weights' sha256, first 12 characters (also "
+                         "X-Model-Version on every image answer)")
+    loaded_at: str | None = Field(None, description="when that version was loaded (UTC)")
+    refused: str | None = Field(None, description="why newer files of this model were refused, if they were")

@@ -45,6 +45,7 @@ class Frames:
     info: list[dict[str, Any]]
     extra: dict[str, Any] = field(default_factory=dict)
     columns: int | None = None
+    version: str = ""  # of the model that made them
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Encoding:
     digit_probabilities: list[float] | None
     codes: list[float]
     seen: np.ndarray  # the 28 x 28 image Q read, after MNIST-like preparation (H, W, 1) uint8
+    version: str = ""  # of the generator whose Q read it
 
 
 def describe(model: LoadedModel, latents: Latents, with_z: bool) -> list[dict[str, Any]]:
@@ -86,10 +88,11 @@ def seed_info(model: LoadedModel, latents: Latents, seeds: list[int], with_z: bo
 
 class GanService:
     def __init__(self, settings: Settings, on_batch: Callable[[str, int], None] | None = None,
-                 alone: Callable[[], bool] = lambda: False) -> None:
+                 alone: Callable[[], bool] = lambda: False,
+                 on_reload: Callable[[str, str, str | None], None] | None = None) -> None:
         self.settings = settings
         self.runner = Runner(settings, on_batch, alone)
-        self.registry = Registry(settings, self.runner)
+        self.registry = Registry(settings, self.runner, on_reload)
 
     # --- life cycle ---------------------------------------------------------------------------
     def load_all(self) -> None:
@@ -113,7 +116,7 @@ class GanService:
         # what made each image is told in JSON only (PNG and npy give the first seed in a header)
         info = seed_info(model, latents, job.seeds, req.return_latents) if req.format == "json" else []
         images = await self.run(model, latents)
-        return Frames(images, info, {"seed": job.seeds[0]}, req.columns)
+        return Frames(images, info, {"seed": job.seeds[0]}, req.columns, model.version)
 
     def etag(self, req: GenerateRequest) -> str | None:
         """A strong ETag for a seeded request: a pure function of the checkpoint's sha256 and the resolved
@@ -151,7 +154,7 @@ class GanService:
         images = await self.run(model, latents)
         info = [{"t": round(step, 6)} | row for step, row in zip(t.tolist(), describe(model, latents, False),
                                                                   strict=True)]
-        return Frames(images, info, {"method": req.method}, req.columns or req.steps)
+        return Frames(images, info, {"method": req.method}, req.columns or req.steps, model.version)
 
     async def arithmetic(self, req: ArithmeticRequest) -> Frames:
         model = self.registry.get(req.model)
@@ -171,7 +174,7 @@ class GanService:
         described = describe(model, latents[:k], True)  # the shown rows; the terms' are told as z below
         info = [{"kind": "result" if i == 0 else "neighbor"} | row for i, row in enumerate(described)]
         told = [{"weight": term.weight, "z": means[i].tolist()} for i, term in enumerate(req.terms)]
-        return Frames(images[:k], info, {"terms": told, "term_images": images[k:]}, req.columns or k)
+        return Frames(images[:k], info, {"terms": told, "term_images": images[k:]}, req.columns or k, model.version)
 
     async def sweep(self, req: SweepRequest) -> Frames:
         model = self.registry.get(req.model)
@@ -195,12 +198,14 @@ class GanService:
         images = await self.run(model, grid.latents)
         extra = {"vary": req.vary, "values": [round(v, 6) for v in grid.values],
                  "rows": len(grid.latents) // grid.columns, "columns": grid.columns}
-        return Frames(images, describe(model, grid.latents, False), extra, req.columns or grid.columns)
+        return Frames(images, describe(model, grid.latents, False), extra, req.columns or grid.columns,
+                      model.version)
 
     async def encode_image(self, name: str, data: bytes) -> Encoding:
         """InfoGAN's Q on one image (any size, either polarity; prepared like MNIST's digits)."""
         Q = self.registry.encoder(name)
-        mapping = self.registry.get(name).card.get("metrics", {}).get("category_to_digit")
+        model = self.registry.get(name)
+        mapping = model.card.get("metrics", {}).get("category_to_digit")
         limit, device = self.settings.max_output_pixels, self.runner.device
 
         def read() -> Encoding:
@@ -220,6 +225,6 @@ class GanService:
                 digit_probs = torch.zeros(10, dtype=torch.float64).index_add_(0, torch.tensor(mapping), probs)
                 digit_probs = [round(float(v), 4) for v in digit_probs]
             return Encoding(category, [round(float(v), 4) for v in probs], digit, digit_probs,
-                            [round(float(v), 4) for v in codes[0].cpu()], to_uint8(x)[0])
+                            [round(float(v), 4) for v in codes[0].cpu()], to_uint8(x)[0], model.version)
 
         return await self.runner.in_torch_thread(read)

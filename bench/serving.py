@@ -56,7 +56,7 @@ class InProcess:
 
         settings = Settings(device=device)
         self.service = GanService(settings)
-        self.service.registry.load_folder(settings.checkpoint_dir)
+        self.service.registry.load_all()
         self.model, self.seed = model, 0
 
     def run(self, fmt: str, seconds: float) -> dict[str, float]:
