@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                              on_reload=metrics.observe_reload)
         service.load_all()
         await service.start()
-        app.state.service = service
+        app.state.service, app.state.loop = service, asyncio.get_running_loop()
         watcher = start_watching(service.registry, settings) if settings.watch else None
         # Everything loaded so far (torch, the models) lives as long as the process: out of the collector's
         # sight, a full collection walks only request garbage (it took 100+ ms pauses walking it all).

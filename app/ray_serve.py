@@ -15,6 +15,7 @@ nginx or a cloud load balancer in front of Ray's proxy for those.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import signal
@@ -56,9 +57,22 @@ class GanStudio:
         os.environ.update(environment or {})
 
     def __serve_build_asgi_app__(self) -> Any:
-        app = create_app(Settings())
-        app.add_middleware(ReplicaHeader, replica=serve.get_replica_context().replica_id.unique_id)
-        return app
+        self.gan_app = create_app(Settings())
+        self.gan_app.add_middleware(ReplicaHeader, replica=serve.get_replica_context().replica_id.unique_id)
+        return self.gan_app
+
+    async def reconfigure(self, config: dict[str, Any]) -> None:
+        """Ray Serve calls this in place, without restarting the replica, when the Serve config's ``user_config``
+        changes (``serve deploy`` of a config whose ``user_config: {reload: ...}`` is new): the replica rereads its
+        checkpoint folders, as its watcher does on its own. Run on the app's own event loop."""
+        app = getattr(self, "gan_app", None)
+        loop = getattr(getattr(app, "state", None), "loop", None)
+        if loop is None:  # called before the app started: it reads the folders when it starts
+            return
+        service = app.state.service
+        report = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(service.registry.reload(), loop))
+        log.warning("reconfigured (user_config %s): loaded %s, refused %s, removed %s", config, report.loaded,
+                    sorted(report.refused), report.removed)
 
 
 def gan_environment() -> dict[str, str]:

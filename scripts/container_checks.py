@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -112,8 +113,37 @@ def check_extra_checkpoint(tag: str) -> None:
             a = httpx.post(url + "/generate", json={"model": "my-dcgan", "seed": 5}).content
             b = httpx.post(url + "/generate", json={"model": "dcgan-mnist", "seed": 5}).content
             assert a == b and a.startswith(b"\x89PNG")
+            check_publishing(url, Path(extra))
         finally:
             podman("rm", "-f", "-t", "2", name, check=False)
+
+
+def publish(source: str, folder: Path, name: str) -> str:
+    """Copies a shipped checkpoint into ``folder`` as ``name``, the way training publishes one: pending card,
+    weights, card (each by rename). Returns its version."""
+    card = (REPO_ROOT / "checkpoints" / f"{source}.json").read_bytes()
+    for data, final in ((card, f"{name}.json.pending"),
+                        ((REPO_ROOT / "checkpoints" / f"{source}.safetensors").read_bytes(), f"{name}.safetensors")):
+        (folder / f".{final}.tmp").write_bytes(data)
+        os.chmod(folder / f".{final}.tmp", 0o644)
+        os.replace(folder / f".{final}.tmp", folder / final)
+    os.replace(folder / f"{name}.json.pending", folder / f"{name}.json")
+    return json.loads(card)["sha256"][:12]
+
+
+def check_publishing(url: str, extra: Path) -> None:
+    step("a checkpoint published into the mounted /models is served by the running container")
+    version = publish("cgan-mnist", extra, "my-cgan")
+    deadline = time.monotonic() + 30
+    while "my-cgan" not in httpx.get(url + "/readyz").json()["models"]:
+        assert time.monotonic() < deadline, "the published checkpoint was not taken within 30 s"
+        time.sleep(0.5)
+    answer = httpx.post(url + "/generate", json={"model": "my-cgan", "label": 7, "seed": 1})
+    assert answer.status_code == 200 and answer.headers["x-model-version"] == version
+    newer = publish("gan-mnist", extra, "my-dcgan")  # a new version of a served one
+    while httpx.post(url + "/generate", json={"model": "my-dcgan"}).headers["x-model-version"] != newer:
+        assert time.monotonic() < deadline + 30, "the new version was not taken within 30 s"
+        time.sleep(0.5)
 
 
 def check_compose(tag: str) -> None:

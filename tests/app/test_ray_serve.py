@@ -53,17 +53,24 @@ REQUESTS = [
 
 
 @pytest.fixture(scope="module")
-def ray_url(tmp_path_factory):
+def published(tmp_path_factory) -> Path:
+    """A second checkpoint folder that both servers watch (empty at first: the models they serve are the same)."""
+    return tmp_path_factory.mktemp("published")
+
+
+@pytest.fixture(scope="module")
+def ray_url(tmp_path_factory, published):
     log = tmp_path_factory.mktemp("ray") / "serve.log"
     # RAY_ADDRESS set but empty, as shells and compose files leave it: a local cluster, not a crash
-    with server_process({"RAY_ADDRESS": ""}, argv=RAY, timeout=240, log_path=log, stop_timeout=60) as (url, _):
+    env = {"RAY_ADDRESS": "", "GAN_EXTRA_CHECKPOINT_DIR": published}
+    with server_process(env, argv=RAY, timeout=240, log_path=log, stop_timeout=60) as (url, _):
         wait_for_replicas(url, 2, timeout=240)
         yield url
 
 
 @pytest.fixture(scope="module")
-def plain_url():
-    with running_server() as url:
+def plain_url(published):
+    with running_server({"GAN_EXTRA_CHECKPOINT_DIR": published}) as url:
         yield url
 
 
@@ -71,10 +78,20 @@ def send(client: httpx.Client, method: str, path: str, body: dict | None) -> htt
     return client.request(method, path, json=body)
 
 
+def without(value: object, keys: set[str]) -> object:
+    if isinstance(value, dict):
+        return {k: without(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [without(v, keys) for v in value]
+    return value
+
+
 def content(response: httpx.Response) -> object:
-    """The body, less the one field that differs between two runs of the same request (its timing)."""
-    if response.headers["content-type"] == "application/json" and b"elapsed_ms" in response.content:
-        return {k: v for k, v in response.json().items() if k != "elapsed_ms"}
+    """The body, less the fields that differ between two servers of the same models (a timing, when each loaded
+    its models)."""
+    if response.headers["content-type"] == "application/json" and (b"elapsed_ms" in response.content
+                                                                    or b"loaded_at" in response.content):
+        return without(response.json(), {"elapsed_ms", "loaded_at"})
     return response.content
 
 
@@ -211,3 +228,60 @@ def test_the_kuberay_manifest_is_a_rayservice_with_a_valid_serve_config():
     gpu = workers["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]
     per_replica = yaml.safe_load(spec["serveConfigV2"])["applications"][0]["deployments"][0]["ray_actor_options"]
     assert 0 < per_replica["num_gpus"] <= int(gpu)  # a replica fits on a worker
+
+
+def test_each_replica_takes_a_published_version_and_refuses_a_broken_one(ray_url, published):
+    """Each replica watches its folders on its own: a published checkpoint, then a new version of it, reach both;
+    a garbage file leaves both serving the version they had."""
+    from tests.app.test_lifecycle import publish
+
+    def versions_by_replica(client: httpx.Client) -> dict[str, set[str | None]]:
+        seen: dict[str, set[str | None]] = {}
+        for i in range(24):
+            r = client.post("/generate", json={"model": "m", "seed": i})
+            seen.setdefault(r.headers.get("x-replica"), set()).add(r.headers.get("x-model-version")
+                                                                   if r.status_code == 200 else str(r.status_code))
+        return seen
+
+    def wait_for(client: httpx.Client, version: str) -> dict:
+        deadline, seen = time.monotonic() + 60, {}
+        while time.monotonic() < deadline:
+            seen = versions_by_replica(client)
+            if len(seen) == 2 and all(v == {version} for v in seen.values()):
+                return seen
+            time.sleep(1)
+        raise AssertionError(f"replicas serve {seen}, not only {version}")
+
+    with httpx.Client(base_url=ray_url, timeout=30) as client:
+        first = publish("dcgan-mnist", published, "m")
+        wait_for(client, first)
+        second = publish("gan-mnist", published, "m")
+        wait_for(client, second)
+        (published / "m.safetensors").write_bytes(b"garbage" * 100)
+        time.sleep(5)  # past the watcher's delay: the garbage was seen and refused
+        assert wait_for(client, second)
+        ready = [client.get("/readyz").json() for _ in range(6)]
+        assert all(r["versions"]["m"] == second and "m" in r["refused"] for r in ready)
+
+
+def test_a_changed_user_config_rereads_the_folders_in_place(tmp_path):
+    """What Ray calls on each live replica when ``serve deploy`` brings a new ``user_config``: ``reconfigure``,
+    handed over to the app's own event loop, which rereads the folders (the watcher off, so only it can)."""
+    import asyncio
+
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.ray_serve import GanStudio
+    from tests.app.test_lifecycle import publish
+    from tests.helpers import shipped_settings
+
+    replica = object.__new__(GanStudio.func_or_class)
+    asyncio.run(replica.reconfigure({"reload": 1}))  # before the app exists: nothing to do, no error
+    replica.gan_app = create_app(shipped_settings(checkpoint_dir=tmp_path, watch=False))
+    with TestClient(replica.gan_app) as client:
+        assert client.post("/generate", json={"model": "m"}).status_code == 404
+        version = publish("cgan-mnist", tmp_path, "m")
+        asyncio.run(replica.reconfigure({"reload": 2}))  # from another thread's loop, as Ray's may be
+        answer = client.post("/generate", json={"model": "m", "label": 3, "seed": 1})
+        assert answer.status_code == 200 and answer.headers["x-model-version"] == version
