@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from models.files import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parent.parent  # not models.files': importing models imports torch, and the
+# console script's master process, which only supervises workers, need not
 
 
 class Settings(BaseSettings):
@@ -42,6 +43,16 @@ class Settings(BaseSettings):
     max_output_pixels: int = Field(16_000_000, ge=784, description="most pixels one response may hold (all images)")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="largest request body accepted")
 
+    # What one uploaded image may cost (POST /infogan/encode; decoded off the torch thread, app/decoding.py).
+    encode_max_pixels: int = Field(4_194_304, ge=784, description="most pixels an uploaded image may declare")
+    encode_max_side: int = Field(4096, ge=28, description="longest side an uploaded image may declare")
+    encode_max_aspect: float = Field(16.0, ge=1, description="most an uploaded image's longer side may be of its "
+                                     "shorter")
+    encode_max_scans: int = Field(64, ge=1, description="most scans a (progressive) JPEG may have")
+    encode_timeout_s: float = Field(2.0, gt=0, description="an upload still decoding after this gets a 422")
+    encode_queue: int = Field(8, ge=1, description="uploads being decoded or waiting; past it a 503 with "
+                              "Retry-After")
+
     # Micro-batching and overload.
     batching: bool = Field(True, description="micro-batch concurrent requests for the same model")
     max_batch: int = Field(256, ge=1, description="most images in one forward pass")
@@ -58,7 +69,16 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(15.0, gt=0, description="a request's body must arrive within this")
     keep_alive_s: float = Field(5.0, gt=0, description="an idle keep-alive connection is closed after this")
     max_connections: int = Field(1000, ge=8, description="open connections; capped below the file-descriptor limit")
+    max_header_bytes: int = Field(65536, ge=1024, description="request line and headers together, at most (431)")
+    max_headers: int = Field(100, ge=8, description="headers in one request, at most (431)")
     workers: int = Field(1, ge=1, le=64, description="server processes sharing the port, each with its own models")
+    worker_boot_timeout_s: int = Field(60, ge=5, description="how long a starting worker may take to answer the "
+                                       "master's health ping (it imports torch and loads the models first)")
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        [], description="comma-separated addresses (or networks) of the proxies whose X-Forwarded-For is believed; "
+        "empty: none, the connection's own address is the client's")
+    request_timeout_s: float = Field(30.0, gt=0, description="one deadline per request, from its body to its answer "
+                                     "(queue, batch and encoding): past it a 503 with Retry-After, the work dropped")
 
     # Models that change while serving (app/watcher.py).
     watch: bool = Field(True, description="serve what is published into the checkpoint folders while running")
@@ -84,7 +104,7 @@ class Settings(BaseSettings):
     fast_path: bool = Field(True, description="POST /generate with a JSON body skips FastAPI's routing layers "
                             "(same validation, answers and errors; app/fastpath.py)")
 
-    @field_validator("cors_origins", "api_keys", "admin_keys", mode="before")
+    @field_validator("cors_origins", "api_keys", "admin_keys", "forwarded_allow_ips", mode="before")
     @classmethod
     def comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

@@ -92,7 +92,8 @@ def jsonable(value: Any) -> Any:
 
 def validation_body(errors: Iterable[dict[str, Any]]) -> bytes:
     """pydantic's errors in the one shape, minus the echoed input (which can be a large or binary body)."""
-    detail = [{k: v for k, v in e.items() if k in ("loc", "msg", "type", "ctx")} for e in errors]
+    detail = [{k: clip(v, 256) if k == "msg" else v for k, v in e.items() if k in ("loc", "msg", "type", "ctx")}
+              for e in errors]
     return json.dumps({"detail": jsonable(detail)}, ensure_ascii=False, allow_nan=False, indent=None,
                       separators=(",", ":")).encode()
 

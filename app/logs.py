@@ -68,7 +68,11 @@ def setup_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # uvicorn writes its own access line whenever its access logger has a handler, the root's included: the
+    # middleware's line (route template, no query string, request id) is the one access log
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:], access.propagate = [], False
     logging.getLogger("asyncio").addFilter(RepeatFilter())

@@ -26,7 +26,12 @@ from app.errors import install_handlers
 from app.fastpath import GenerateFastPath, reproduces_route
 from app.logs import setup_logging
 from app.metrics import Metrics
-from app.middleware import AccessControlMiddleware, BodyGuardMiddleware, RequestContextMiddleware
+from app.middleware import (
+    AccessControlMiddleware,
+    BodyGuardMiddleware,
+    HostGuardMiddleware,
+    RequestContextMiddleware,
+)
 from app.routes import router
 from app.service import GanService
 from app.watcher import start_watching
@@ -42,6 +47,8 @@ def docs_assets() -> Path:
     return Path(fastapi_offline.__file__).resolve().parent / "static"
 
 
+PAGE_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+            "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 # The docs pages may load nothing from outside the app (ReDoc's footer asks a CDN for a logo: refused).
 DOCS_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
             "script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; font-src 'self' data:")
@@ -101,21 +108,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
                            expose_headers=["X-Request-ID", "X-Seed", "X-Generation-Ms", "Retry-After"])
+    app.add_middleware(HostGuardMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     install_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/docs-assets", StaticFiles(directory=docs_assets()), name="docs-assets")
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html")
+        # The page keeps an API key in the browser: nothing may load from elsewhere, no page may frame it.
+        return FileResponse(STATIC_DIR / "index.html", headers={"Content-Security-Policy": PAGE_CSP,
+                                                                 "X-Frame-Options": "DENY"})
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> FileResponse:
         return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         page = get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title="GAN Studio - API",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import logging
 import math
 import re
@@ -90,11 +91,30 @@ OPEN_PREFIXES = ("/static/", "/docs-assets/")
 OWN_KEYS = ("/admin/",)  # routes that check keys of their own (GAN_ADMIN_KEYS; app/admin.py)
 
 
+def client_bucket(scope: Scope) -> str:
+    """Whose requests are counted together without a key: an IPv4 address (a v4-mapped IPv6 one as IPv4), an IPv6
+    client's /64 (one household or host gets one of those, not one address), loopback as one; anything that does not
+    parse as an address (a forwarded header's garbage) shares one bucket."""
+    client = scope.get("client")
+    try:
+        ip = ipaddress.ip_address((client[0] if client else "").strip("[]"))
+    except ValueError:
+        return "ip:invalid"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "ip:loopback"
+    if isinstance(ip, ipaddress.IPv6Address):
+        return f"ip:{ipaddress.IPv6Network((ip, 64), strict=False)}"
+    return f"ip:{ip}"
+
+
 class AccessControlMiddleware:
     """With API keys set, every route but health, the demo page's files and the API docs needs
     ``Authorization: Bearer <key>`` (401 otherwise; keys compared in constant time). With a rate limit
     set, each key (or, without keys, each client address) gets that many requests per window (429 with
-    Retry-After), counted by the ``limits`` library's moving window."""
+    Retry-After), counted by the ``limits`` library's moving window. Requests without a valid key count against
+    their client's address (``client_bucket``), so that guessing keys is rate-limited too."""
 
     def __init__(self, app: ASGIApp, api_keys: list[str], rate_limit: str | None) -> None:
         self.app = app
@@ -120,23 +140,34 @@ class AccessControlMiddleware:
                 or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        who: str
-        if self.keys:
-            digest = self.key_of(scope)
-            if digest is None:
-                await send_error(send, 401, "a valid API key is required: Authorization: Bearer <key>",
-                                 ["header", "authorization"], "unauthorized", {"WWW-Authenticate": "Bearer"})
-                return
-            who = "key:" + digest.hex()[:16]
-        else:
-            client = scope.get("client")
-            who = "ip:" + (client[0] if client else "unknown")
+        digest = self.key_of(scope) if self.keys else None
+        who = "key:" + digest.hex()[:16] if digest is not None else client_bucket(scope)
         if self.limiter is not None and not self.limiter.hit(self.limit, who):
             reset = self.limiter.get_window_stats(self.limit, who).reset_time
             retry = max(1, math.ceil(reset - time.time()))
             await send_error(send, 429, f"rate limit of {self.limit} exceeded (GAN_RATE_LIMIT); retry in {retry} s",
                              [], "rate_limited", {"Retry-After": str(retry)})
             return
+        if self.keys and digest is None:
+            await send_error(send, 401, "a valid API key is required: Authorization: Bearer <key>",
+                             ["header", "authorization"], "unauthorized", {"WWW-Authenticate": "Bearer"})
+            return
+        await self.app(scope, receive, send)
+
+
+class HostGuardMiddleware:
+    """An HTTP/1.1 request must carry exactly one Host header (RFC 9112 3.2; nginx answers 400 too)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("http_version") == "1.1":
+            hosts = sum(1 for key, _ in scope.get("headers", []) if key == b"host")
+            if hosts != 1:
+                await send_error(send, 400, f"an HTTP/1.1 request needs exactly one Host header, not {hosts}",
+                                 ["header", "host"], "bad_request", {"Connection": "close"})
+                return
         await self.app(scope, receive, send)
 
 

@@ -18,7 +18,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.errors import raw_error
 
-OVERRIDDEN = ("connection_made", "data_received", "on_response_complete", "connection_lost", "send_400_response")
+OVERRIDDEN = ("connection_made", "data_received", "on_response_complete", "connection_lost", "send_400_response",
+              "on_headers_complete", "on_message_complete")
 READ = ("connections", "transport", "loop", "cycle")
 
 
@@ -32,7 +33,8 @@ def check_internals(protocol: type = HttpToolsProtocol) -> None:
             problems.append(f"method {name} is gone")
     for name, params in (("connection_made", ["self", "transport"]), ("data_received", ["self", "data"]),
                          ("on_response_complete", ["self"]), ("connection_lost", ["self", "exc"]),
-                         ("send_400_response", ["self", "msg"])):
+                         ("send_400_response", ["self", "msg"]), ("on_headers_complete", ["self"]),
+                         ("on_message_complete", ["self"])):
         method = getattr(protocol, name, None)
         if callable(method) and list(inspect.signature(method).parameters) != params:
             problems.append(f"{name} now takes {list(inspect.signature(method).parameters)}, not {params}")
@@ -59,10 +61,19 @@ def timeout_response(timeout_s: float) -> bytes:
                      "(GAN_HEADER_TIMEOUT_S)", "timeout")
 
 
+def too_large_response(limit: str) -> bytes:
+    return raw_error(431, "Request Header Fields Too Large", f"request line and headers over {limit}", "too_large")
+
+
 class GuardedProtocol:
-    """Mixed into uvicorn's HTTP protocol classes (h11 and httptools alike): the header timeout and the
-    connection cap, read from the uvicorn config (so they reach worker processes with it). A connection is
-    *waiting* while it has no request in progress."""
+    """Mixed into uvicorn's httptools protocol: the header timeout, the connection cap and the header caps, read
+    from the uvicorn config (so they reach worker processes with it). A connection is *waiting* while it has no
+    request in progress.
+
+    The header caps (``GAN_MAX_HEADER_BYTES`` for the request line and headers together, ``GAN_MAX_HEADERS``
+    headers) are counted on the raw bytes before the parser sees them, so a 64 MB header costs the 64 KB it takes
+    to refuse it (httptools joins a header's pieces in time that grows with the square of its length): past either,
+    a 431 and the connection closes."""
 
     connections: set[Any]
     transport: asyncio.Transport
@@ -73,10 +84,13 @@ class GuardedProtocol:
         super().__init__(config, *args, **kwargs)  # type: ignore[call-arg]
         self.header_timeout_s: float = getattr(config, "gan_header_timeout_s", 10.0)
         self.max_connections: int = getattr(config, "gan_max_connections", 1000)
+        self.max_header_bytes: int = getattr(config, "gan_max_header_bytes", 65536)
+        self.max_headers: int = getattr(config, "gan_max_headers", 100)
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
         self.opened_at, self.pending_bytes, self.header_timer = self.loop.time(), 0, None
+        self.in_headers, self.header_bytes, self.header_lines, self.header_tail = True, 0, 0, b""
         self.arm_header_timer()
         if len(self.connections) > self.max_connections:
             self.make_room()
@@ -87,7 +101,32 @@ class GuardedProtocol:
     def data_received(self, data: bytes) -> None:
         if self.waiting():
             self.pending_bytes += len(data)
+        if self.in_headers and self.headers_over(data):
+            if not self.transport.is_closing():
+                limit = f"{self.max_header_bytes} bytes or {self.max_headers} headers (GAN_MAX_HEADER_BYTES, " \
+                        "GAN_MAX_HEADERS)"
+                self.transport.write(too_large_response(limit))
+                self.transport.close()
+            return
         super().data_received(data)  # type: ignore[misc]
+
+    def headers_over(self, data: bytes) -> bool:
+        """Counts this chunk's bytes and lines up to the end of the headers; True once past a cap."""
+        seen = self.header_tail + data
+        end = seen.find(b"\r\n\r\n")
+        part = data if end < 0 else data[: max(0, end + 4 - len(self.header_tail))]
+        self.header_bytes += len(part)
+        self.header_lines += part.count(b"\n")
+        self.header_tail = seen[-3:]
+        return self.header_bytes > self.max_header_bytes or self.header_lines > self.max_headers + 2
+
+    def on_headers_complete(self) -> None:
+        self.in_headers = False  # the body is the body guard's to limit
+        super().on_headers_complete()  # type: ignore[misc]
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()  # type: ignore[misc]
+        self.in_headers, self.header_bytes, self.header_lines, self.header_tail = True, 0, 0, b""  # the next one
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # type: ignore[misc]

@@ -151,6 +151,9 @@ class Registry:
         if not card_path.exists() and checkpoint_paths(card_path)[0].exists():
             raise FileNotFoundError(f"{card_path.name} is missing beside {name}.safetensors")
         model, card = load_checkpoint(card_path, self.runner.device, within=folder)
+        if card.get("name") not in (None, name):  # another model's files copied over this one's
+            raise ValueError(f"{name}.json names the model {clip(str(card['name']))!r}, not {name!r}: publish a "
+                             f"checkpoint under its own name (or set its card's \"name\" to {name!r})")
         if isinstance(model, InfoganDiscriminator) and card.get("generator"):
             return Encoder(name, model, card, card["generator"])
         if not isinstance(model, Generator):

@@ -11,11 +11,13 @@ import base64
 import io
 import time
 from collections.abc import Awaitable
+from typing import TypeVar
 
 import numpy as np
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from app.errors import ApiError
 from app.schemas import ArithmeticRequest, GenerateRequest, InterpolateRequest, SweepRequest
 from app.service import Frames
 from models.images import grid_array, png_bytes
@@ -45,6 +47,7 @@ def encode(frames: Frames, fmt: str, model: str, scale: int, started: float) -> 
 ImageRequest = GenerateRequest | ArithmeticRequest | InterpolateRequest | SweepRequest
 
 
+T = TypeVar("T")
 INLINE_PIXELS = 4096  # encoding this little takes tens of microseconds, less than a hop to a worker thread
 CLIENT_GONE = 499  # nginx's "client closed request": logged and counted, never seen by the client
 
@@ -58,12 +61,11 @@ async def client_gone(request: Request) -> None:
         await asyncio.Event().wait()  # that is no disconnect: let the work finish
 
 
-async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) -> Response:
-    """Awaits the service's frames, then encodes them: small outputs inline, larger ones on the torch thread, after
-    the forward pass that made them (in another thread the next forward ran slower: a third thread beside
-    the torch thread's OpenMP team, docs/benchmarks.md).
-    A client that leaves first cancels the work: its request leaves the model's queue, nobody's work is done."""
-    started = time.perf_counter()
+async def guarded(request: Request, work: Awaitable[T]) -> T | None:
+    """``work`` under the request's one deadline (``GAN_REQUEST_TIMEOUT_S``, from here to the answer: queue, batch,
+    encoding; past it a 503 with Retry-After and the work dropped), cancelled when the client leaves (None then:
+    its request leaves the model's queue, nobody's work is done)."""
+    settings = request.app.state.settings
     handler = asyncio.current_task()
     left = False
 
@@ -75,19 +77,38 @@ async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) 
 
     watcher = asyncio.ensure_future(watch())
     try:
-        frames = await work
+        async with asyncio.timeout(settings.request_timeout_s) as deadline:
+            return await work
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        raise ApiError(503, f"the request took longer than {settings.request_timeout_s:g} s (GAN_REQUEST_TIMEOUT_S); "
+                       "retry shortly", headers={"Retry-After": str(settings.retry_after_s)}) from None
     except asyncio.CancelledError:
         if not left:
             raise  # cancelled by the server (shutdown), not by the client
         handler.uncancel()  # our own cancellation, handled here
-        return Response(status_code=CLIENT_GONE)
+        return None
     finally:
         watcher.cancel()
-    request.scope.get("state", {}).get("access", {}).update(model=req.model, n=len(frames.images))
-    if req.format == "npy" or frames.images.size * req.scale**2 <= INLINE_PIXELS:
-        return encode(frames, req.format, req.model, req.scale, started)
-    runner = request.app.state.service.runner
-    return await runner.in_torch_thread(lambda: encode(frames, req.format, req.model, req.scale, started))
+
+
+async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) -> Response:
+    """Awaits the service's frames, then encodes them: small outputs inline, larger ones on the torch thread, after
+    the forward pass that made them (in another thread the next forward ran slower: a third thread beside
+    the torch thread's OpenMP team, docs/benchmarks.md); all of it ``guarded``."""
+    started = time.perf_counter()
+
+    async def produce() -> Response:
+        frames = await work
+        request.scope.get("state", {}).get("access", {}).update(model=req.model, n=len(frames.images))
+        if req.format == "npy" or frames.images.size * req.scale**2 <= INLINE_PIXELS:
+            return encode(frames, req.format, req.model, req.scale, started)
+        runner = request.app.state.service.runner
+        return await runner.in_torch_thread(lambda: encode(frames, req.format, req.model, req.scale, started))
+
+    response = await guarded(request, produce())
+    return Response(status_code=CLIENT_GONE) if response is None else response
 
 
 NPY_TYPE = "application/x-npy"

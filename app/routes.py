@@ -25,7 +25,7 @@ from app.openapi import (
     SAMPLE_RESPONSES,
     SWEEP_EXAMPLES,
 )
-from app.responses import b64png, respond
+from app.responses import CLIENT_GONE, b64png, guarded, respond
 from app.schemas import (
     MAX_SEED,
     ArithmeticRequest,
@@ -50,13 +50,14 @@ ServiceDep = Annotated[GanService, Depends(get_service)]
 router = APIRouter(responses=ERRORS)
 
 
-@router.get("/healthz", tags=["health"])
+@router.api_route("/healthz", methods=["GET", "HEAD"], tags=["health"])
 async def healthz() -> Health:
     """Alive (the event loop answers); says nothing about the models: see /readyz."""
     return Health(status="ok")
 
 
-@router.get("/readyz", tags=["health"], responses={503: {"model": Readiness, "description": "no model loaded"}})
+@router.api_route("/readyz", methods=["GET", "HEAD"], tags=["health"],
+                  responses={503: {"model": Readiness, "description": "no model loaded"}})
 async def readyz(service: ServiceDep) -> JSONResponse:
     """Ready when at least one model is loaded; lists the models that failed to load, and why."""
     registry = service.registry
@@ -110,7 +111,7 @@ def etag_matches(request: Request, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-@router.get("/models/{name}/sample.png", tags=["generate"], responses=SAMPLE_RESPONSES)
+@router.api_route("/models/{name}/sample.png", methods=["GET", "HEAD"], tags=["generate"], responses=SAMPLE_RESPONSES)
 async def sample_png(
     name: ModelPath,
     service: ServiceDep,
@@ -185,7 +186,11 @@ async def encode_input(request: Request) -> tuple[str, bytes]:
     except ValidationError as e:
         errors = [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False, include_input=False)]
         raise RequestValidationError(errors) from None
-    text = req.image.split(",", 1)[1] if req.image.startswith("data:") else req.image  # a canvas's data: URL
+    text = req.image
+    if text.startswith("data:"):  # a canvas's data: URL
+        header, comma, text = text.partition(",")
+        if not comma or not header.endswith(";base64"):
+            raise body_error("image", "image is a data: URL without ';base64,' and the image after it")
     try:
         return req.model, base64.b64decode(text, validate=True)
     except ValueError:
@@ -200,7 +205,9 @@ async def encode_image(request: Request, service: ServiceDep) -> Encoding:
     model, data = await encode_input(request)
     if not data:
         raise ApiError(422, "image is empty", "image")
-    result = await service.encode_image(model, data)
+    result = await guarded(request, service.encode_image(model, data))
+    if result is None:
+        return Response(status_code=CLIENT_GONE)
     request.scope.get("state", {}).get("access", {}).update(model=model, n=1)
     return Encoding(model=model, category=result.category, probabilities=result.probabilities, digit=result.digit,
                     digit_probabilities=result.digit_probabilities, codes=result.codes, seen=b64png(result.seen, 1),

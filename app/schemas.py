@@ -42,7 +42,7 @@ class ImageOptions(Body):
 
 class GenerateRequest(Conditioning, ImageOptions):
     model: ModelName
-    n: int = Field(1, ge=1, description="number of images (at most GAN_MAX_IMAGES)")
+    n: int = Field(1, ge=1, le=4096, description="number of images (at most GAN_MAX_IMAGES)")
     seed: Seed | None = Field(None, description="image i is the image of seed + i; drawn when absent")
     seeds: list[Seed] | None = Field(None, min_length=1, max_length=4096,
                                      description="one seed per image, instead of seed and n")

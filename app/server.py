@@ -16,10 +16,13 @@
 from __future__ import annotations
 
 import logging
+import pickle
 import resource
+import time
 from typing import Any
 
 import uvicorn
+from uvicorn.supervisors import multiprocess
 
 from app.protocol import GuardedHttpToolsProtocol, check_internals
 
@@ -56,11 +59,53 @@ def uvicorn_config(host: str, port: int, settings: Any, app: str = APP) -> uvico
         timeout_keep_alive=settings.keep_alive_s,
         backlog=2048,
         access_log=False,  # app.middleware.RequestContextMiddleware writes the access log, with request ids
+        proxy_headers=bool(settings.forwarded_allow_ips),  # X-Forwarded-For believed from these proxies only
+        forwarded_allow_ips=",".join(settings.forwarded_allow_ips) or "",
+        timeout_worker_healthcheck=settings.worker_boot_timeout_s,  # a starting worker imports torch first
         log_config=None,  # app.logs configures logging
         server_header=False,
     )
     config.gan_header_timeout_s, config.gan_max_connections = settings.header_timeout_s, max_connections
+    config.gan_max_header_bytes, config.gan_max_headers = settings.max_header_bytes, settings.max_headers
     return config
+
+
+class WorkerDeaths(logging.Filter):
+    """uvicorn's supervisor tells of a worker that died (and is replaced) at INFO: this is a WARNING."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("Child process") and ("died" in message or "failed" in message):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = f"worker {message[len('Child process '):]}; starting another", None
+        return record.levelno >= logging.getLogger().getEffectiveLevel()  # the rest as GAN_LOG_LEVEL says
+
+
+class Worker(multiprocess.Process):
+    """uvicorn's worker process, with a health ping that ends as soon as the worker has died: uvicorn waits the whole
+    boot timeout (60 s here) for a ping sent to a worker that died before it answered, its death unseen meanwhile.
+    (Module level: spawned workers unpickle it by name.)"""
+
+    def _healthcheck(self, timeout: float) -> bool | None:
+        try:
+            self.parent_conn.send(b"ping")
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.parent_conn.poll(min(0.5, max(0.0, deadline - time.monotonic()))):
+                    return self.parent_conn.recv()
+                if not self.process.is_alive():
+                    return None
+            return None
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return None
+
+
+class Supervisor(multiprocess.Multiprocess):
+    """uvicorn's supervisor, making ``Worker`` processes (it makes them by its module's name ``Process``)."""
+
+    def run(self) -> None:
+        multiprocess.Process = Worker
+        super().run()
 
 
 def run(host: str, port: int, settings: Any, app: str = APP) -> None:
@@ -68,8 +113,12 @@ def run(host: str, port: int, settings: Any, app: str = APP) -> None:
     the app factory (the benchmark serves its own, with the HTTP floor's route added)."""
     config = uvicorn_config(host, port, settings, app)
     if config.workers > 1:
-        from uvicorn.supervisors import Multiprocess
+        from app.logs import setup_logging
 
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        setup_logging(settings.log_level, settings.log_format)  # the master's own lines: workers dying, restarts
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.setLevel(logging.INFO)  # its INFO records reach the filter, which keeps what the level allows
+        uvicorn_log.addFilter(WorkerDeaths())
+        Supervisor(config, sockets=[config.bind_socket()]).run()
     else:
         uvicorn.Server(config).run()

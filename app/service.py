@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from app.config import Settings
+from app.decoding import Decoder
 from app.errors import ApiError
 from app.registry import LoadedModel, Registry
 from app.runner import Runner
@@ -33,7 +34,7 @@ from app.validation import (
     z_vector,
 )
 from models import Latents
-from models.images import NoDigitError, decode_image, mnist_like, to_uint8
+from models.images import to_uint8
 from models.sampling import arithmetic, interpolate, sweep_categories, sweep_code
 
 
@@ -93,6 +94,7 @@ class GanService:
         self.settings = settings
         self.runner = Runner(settings, on_batch, alone)
         self.registry = Registry(settings, self.runner, on_reload)
+        self.decoder = Decoder(settings)
 
     # --- life cycle ---------------------------------------------------------------------------
     def load_all(self) -> None:
@@ -104,6 +106,7 @@ class GanService:
     async def stop(self) -> None:
         await self.registry.stop()
         self.runner.stop()
+        self.decoder.stop()
 
     async def run(self, model: LoadedModel, latents: Latents) -> np.ndarray:
         return await self.runner.run(model.name, model.batcher, latents)
@@ -202,19 +205,15 @@ class GanService:
                       model.version)
 
     async def encode_image(self, name: str, data: bytes) -> Encoding:
-        """InfoGAN's Q on one image (any size, either polarity; prepared like MNIST's digits)."""
+        """InfoGAN's Q on one image (any size, either polarity; prepared like MNIST's digits): read in the decoding
+        pool, then Q on the torch thread (a small forward pass, queued with the batches)."""
         Q = self.registry.encoder(name)
         model = self.registry.get(name)
         mapping = model.card.get("metrics", {}).get("category_to_digit")
-        limit, device = self.settings.max_output_pixels, self.runner.device
+        device = self.runner.device
+        x = await self.decoder.digit(data)
 
         def read() -> Encoding:
-            try:
-                x = mnist_like(decode_image(data, limit))
-            except NoDigitError as e:
-                raise ApiError(422, str(e), "image") from None
-            except ValueError as e:
-                raise ApiError(422, f"image {e}", "image") from None
             with torch.inference_mode():
                 cat_logits, codes = Q.encode(x.to(device))
             probs = cat_logits.softmax(1)[0].double().cpu()

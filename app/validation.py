@@ -9,6 +9,7 @@ the response's size). Each check returns the resolved values and leaves the requ
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,9 +33,11 @@ def label_index(model: LoadedModel, value: int | str, field: str) -> int:
     """A label given by index or by class name ("sneaker"; also either half of "t-shirt/top") as its index,
     checked against the model's number of classes."""
     G = model.G
+    if not isinstance(value, int):
+        value = unicodedata.normalize("NFKC", value).strip()  # fullwidth digits and letters as their ASCII forms
     if isinstance(value, int):
         index = value
-    elif value.strip().isdecimal():
+    elif value.isascii() and value.isdecimal():
         index = int(value)
     else:
         names = model.class_names

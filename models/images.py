@@ -6,6 +6,7 @@ import functools
 import io
 import math
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +128,8 @@ def mnist_like(img: Image.Image, size: int = 28, box: int = 20) -> torch.Tensor:
     top, left = (size - digit.shape[0]) // 2, (size - digit.shape[1]) // 2
     canvas[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
     total = canvas.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise NoDigitError("no digit found: nothing is left of the strokes at 28 x 28")
     ys, xs = np.indices(canvas.shape)
     dy = int(round(size / 2 - 0.5 - (ys * canvas).sum() / total))
     dx = int(round(size / 2 - 0.5 - (xs * canvas).sum() / total))
@@ -135,18 +138,49 @@ def mnist_like(img: Image.Image, size: int = 28, box: int = 20) -> torch.Tensor:
     return torch.from_numpy(canvas * 2 - 1)[None, None]
 
 
-def decode_image(data: bytes, max_pixels: int) -> Image.Image:
-    """Image bytes (PNG, JPEG, WebP, GIF or BMP) to a Pillow image, refusing more than ``max_pixels`` before any
-    pixel is decoded. Raises ValueError saying what is wrong."""
+@dataclass(frozen=True)
+class ImageLimits:
+    """What one uploaded image may cost, checked from its header before any pixel is decoded: pixels, longest side,
+    aspect ratio, a JPEG's scans (a progressive JPEG of thousands of scans takes tens of seconds to decode however
+    small its file). ``shrink_to``: a larger image is decoded at a reduced scale where the format allows it (JPEG's
+    DCT scaling) and shrunk to at most this side at once, before any work on its pixels."""
+
+    max_pixels: int = 4_194_304
+    max_side: int = 4096
+    max_aspect: float = 16.0
+    max_scans: int = 64
+    shrink_to: int | None = 512
+
+
+def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:
+    """Image bytes (PNG, JPEG, WebP, GIF or BMP) to a Pillow image within ``limits``. Raises ValueError saying what is
+    wrong (the message follows the word "image")."""
     try:
         img = Image.open(io.BytesIO(data), formats=["PNG", "JPEG", "WEBP", "GIF", "BMP"])
     except Exception:  # noqa: BLE001 - whatever Pillow says, the answer is the same
         raise ValueError("is not an image (PNG, JPEG, WebP, GIF or BMP)") from None
-    if img.width * img.height > max_pixels:
-        raise ValueError(f"has {img.width}x{img.height} pixels; at most {max_pixels} are accepted")
+    w, h = img.size
+    if w < 1 or h < 1:
+        raise ValueError(f"is {w}x{h}: it has no pixels")
+    if max(w, h) > limits.max_side:
+        raise ValueError(f"is {w}x{h}; its sides may be at most {limits.max_side} pixels (GAN_ENCODE_MAX_SIDE)")
+    if max(w, h) > limits.max_aspect * min(w, h):
+        raise ValueError(f"is {w}x{h}; its longer side may be at most {limits.max_aspect:g} times its shorter "
+                         "(GAN_ENCODE_MAX_ASPECT)")
+    if w * h > limits.max_pixels:
+        raise ValueError(f"has {w}x{h} pixels; at most {limits.max_pixels} are accepted (GAN_ENCODE_MAX_PIXELS)")
+    if img.format == "JPEG":
+        scans = data.count(b"\xff\xda")  # start-of-scan markers (0xFF in the entropy-coded data is stuffed)
+        if scans > limits.max_scans:
+            raise ValueError(f"is a JPEG of {scans} scans; at most {limits.max_scans} (GAN_ENCODE_MAX_SCANS)")
+        if limits.shrink_to and max(w, h) > limits.shrink_to:
+            img.draft("L", (limits.shrink_to, limits.shrink_to))  # decoded at 1/2 to 1/8 scale, in grey
     try:
         img.load()
         img = ImageOps.exif_transpose(img) or img
     except Exception:  # noqa: BLE001 - a truncated or corrupt file
         raise ValueError("is not a readable image (truncated or corrupt)") from None
+    if limits.shrink_to and max(img.size) > limits.shrink_to:
+        img = img.convert("RGBA" if "transparency" in img.info or img.mode in ("RGBA", "LA", "PA") else "L")
+        img.thumbnail((limits.shrink_to, limits.shrink_to), Image.BOX)
     return img

@@ -14,7 +14,6 @@ import base64
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -100,9 +99,7 @@ def check_user_and_read_only_code(name: str) -> None:
 def check_extra_checkpoint(tag: str) -> None:
     step("an extra checkpoint mounted at /models is served")
     with tempfile.TemporaryDirectory() as extra:
-        for ext in ("safetensors", "json"):
-            shutil.copy(REPO_ROOT / "checkpoints" / f"dcgan-mnist.{ext}", Path(extra) / f"my-dcgan.{ext}")
-            os.chmod(Path(extra) / f"my-dcgan.{ext}", 0o644)
+        publish("dcgan-mnist", Path(extra), "my-dcgan")  # under its own name: the card says my-dcgan
         os.chmod(extra, 0o755)
         port, name = free_port(), "gan-studio-extra"
         podman("rm", "-f", name, check=False)
@@ -121,7 +118,7 @@ def check_extra_checkpoint(tag: str) -> None:
 def publish(source: str, folder: Path, name: str) -> str:
     """Copies a shipped checkpoint into ``folder`` as ``name``, the way training publishes one: pending card,
     weights, card (each by rename). Returns its version."""
-    card = (REPO_ROOT / "checkpoints" / f"{source}.json").read_bytes()
+    card = json.dumps(json.loads((REPO_ROOT / "checkpoints" / f"{source}.json").read_text()) | {"name": name}).encode()
     for data, final in ((card, f"{name}.json.pending"),
                         ((REPO_ROOT / "checkpoints" / f"{source}.safetensors").read_bytes(), f"{name}.safetensors")):
         (folder / f".{final}.tmp").write_bytes(data)

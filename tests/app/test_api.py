@@ -277,13 +277,14 @@ def test_a_corrupt_checkpoint_leaves_the_others_serving(tmp_path):
 
 
 def test_an_extra_checkpoint_folder_adds_models(tmp_path):
+    from tests.app.test_lifecycle import publish
+
     main_dir, extra_dir = tmp_path / "main", tmp_path / "extra"
     main_dir.mkdir(), extra_dir.mkdir()
     for f in os.listdir(CHECKPOINTS):
         if f.startswith("dcgan-mnist"):
             shutil.copy(os.path.join(CHECKPOINTS, f), main_dir / f)
-        if f.startswith("gan-mnist"):
-            shutil.copy(os.path.join(CHECKPOINTS, f), extra_dir / f.replace("gan-mnist", "my-gan"))
+    publish("gan-mnist", extra_dir, "my-gan")  # a copy under another name: its card names it so
     env = {"GAN_CHECKPOINT_DIR": str(main_dir), "GAN_EXTRA_CHECKPOINT_DIR": str(extra_dir)}
     with running_server(env) as base, httpx.Client(base_url=base) as c:
         assert c.get("/readyz").json()["models"] == ["dcgan-mnist", "my-gan"]
@@ -326,3 +327,17 @@ def test_the_faster_paths_keep_every_checkpoints_pixels(tmp_path, channels_last,
         if fold:  # the running copy has none left
             assert all(norms(cell.cell_contents) == 0 for cell in forward.__closure__
                        if isinstance(cell.cell_contents, torch.nn.Module)), name
+
+
+def test_another_models_files_copied_over_a_checkpoint_are_refused(tmp_path):
+    """Issue 25: dcgan-mnist's files copied over cgan-mnist's were served as cgan-mnist; its card names dcgan-mnist."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.helpers import shipped_settings
+
+    for suffix in ("json", "safetensors"):
+        shutil.copy(os.path.join(CHECKPOINTS, f"dcgan-mnist.{suffix}"), tmp_path / f"cgan-mnist.{suffix}")
+    with TestClient(create_app(shipped_settings(checkpoint_dir=tmp_path, watch=False))) as c:
+        assert c.post("/generate", json={"model": "cgan-mnist", "label": 1}).status_code == 503
+        assert "names the model 'dcgan-mnist'" in c.get("/readyz").json()["unavailable"]["cgan-mnist"]

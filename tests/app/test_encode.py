@@ -119,7 +119,13 @@ def test_the_cards_encoder_figures_are_measured_and_meet_the_goals():
     ({"model": "infogan-mnist", "image": "not base64!"}, "image", "not valid base64"),
     ({"model": "infogan-mnist"}, "image", "Field required"),
     (as_json(png(Image.new("L", (64, 64), 255))), "image", "no digit found"),
-    (as_json(png(Image.new("1", (5000, 4000), 0))), "image", "5000x4000 pixels; at most 16000000"),
+    (as_json(png(Image.new("1", (3000, 2000), 0))), "image", "3000x2000 pixels; at most 4194304 are accepted"),
+    (as_json(png(Image.new("1", (5000, 4000), 0))), "image", "its sides may be at most 4096 pixels"),
+    (as_json(png(Image.new("1", (4000, 100), 0))), "image", "at most 16 times its shorter"),
+    (as_json(png(Image.new("1", (16_000_000, 1), 0))), "image", "its sides may be at most 4096"),
+    ({"model": "infogan-mnist", "image": "data:abc"}, "image", "data: URL without ';base64,'"),
+    ({"model": "infogan-mnist", "image": "data:"}, "image", "data: URL without ';base64,'"),
+    ({"model": "infogan-mnist", "image": "data:image/png;base64"}, "image", "data: URL without ';base64,'"),
     (as_json(png(Image.new("L", (28, 28))), "dcgan-mnist"), "model", "has no InfoGAN encoder"),
     (as_json(png(Image.new("L", (28, 28)))[:40]), "image", "image"),  # a truncated PNG
 ])

@@ -26,7 +26,7 @@ ADMIN = {"Authorization": "Bearer admin-key"}
 def publish(source: str, folder: Path, name: str) -> str:
     """Publishes ``source``'s checkpoint as ``name`` the way training writes one: pending card, weights, card.
     Returns its version."""
-    card = json.loads((CHECKPOINTS / f"{source}.json").read_text())
+    card = json.loads((CHECKPOINTS / f"{source}.json").read_text()) | {"name": name}
     card_path = folder / f"{name}.json"
     atomic_write_bytes(pending_card_path(card_path), json.dumps(card).encode())
     atomic_write_bytes(folder / f"{name}.safetensors", (CHECKPOINTS / f"{source}.safetensors").read_bytes())

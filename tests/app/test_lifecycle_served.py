@@ -96,5 +96,14 @@ def test_each_worker_takes_the_new_version(tmp_path):
                 if seen == {second}:
                     break
                 time.sleep(0.5)
-    assert first != {second} and seen == {second}
+            (tmp_path / "m.safetensors").write_bytes(b"garbage" * 100)  # refused by each worker on its own
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                refused = [c.get("/readyz").json() for _ in range(20)]
+                if all("m" in r["refused"] for r in refused):
+                    break
+                time.sleep(0.5)
+            assert all("m" in r["refused"] and r["versions"]["m"] == second for r in refused)
+            after = {c.post("/generate", json={"model": "m", "seed": i}).headers["x-model-version"] for i in range(40)}
+    assert first != {second} and seen == {second} and after == {second}
     assert json.loads((tmp_path / "m.json").read_text())["sha256"].startswith(second)
