@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 
 import pytest
 from fastapi.testclient import TestClient
@@ -140,3 +141,44 @@ def test_guessed_keys_are_rate_limited_too():
     with TestClient(create_app(shipped_settings(watch=False, api_keys=["k"], rate_limit="5/minute"))) as c:
         statuses = [c.get("/models", headers={"Authorization": f"Bearer guess-{i}"}).status_code for i in range(8)]
         assert statuses[:5] == [401] * 5 and statuses[5:] == [429] * 3
+
+
+def test_an_upload_whose_client_left_while_it_waited_is_never_read(monkeypatch):
+    import threading
+    import time
+
+    import app.decoding
+
+    read, real = [], app.decoding.read_digit
+    monkeypatch.setattr(app.decoding, "read_digit", lambda *a: read.append(1) or real(*a))
+    body = json.dumps({"model": "infogan-mnist", "image": png_b64(Image.new("L", (28, 28)))}).encode()
+    with TestClient(create_app(shipped_settings(watch=False))) as c:
+        decoder, gate = c.app.state.service.decoder, threading.Event()
+        decoder.pool.submit(gate.wait, 10)  # the pool is busy: the upload below waits its turn
+
+        async def leave() -> list[int]:
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                     "scheme": "http", "path": "/infogan/encode", "raw_path": b"/infogan/encode", "query_string": b"",
+                     "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+                     "headers": [(b"host", b"t"), (b"content-type", b"application/json"),
+                                 (b"content-length", str(len(body)).encode())]}
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+            statuses = []
+
+            async def receive():
+                if messages:
+                    return messages.pop(0)
+                await asyncio.sleep(0.2)  # the client leaves while its upload waits
+                return {"type": "http.disconnect"}
+
+            async def send(message):
+                if message["type"] == "http.response.start":
+                    statuses.append(message["status"])
+
+            await c.app(scope, receive, send)
+            return statuses
+
+        assert c.portal.call(leave) == [499]  # logged as nginx's "client closed request"
+        gate.set()
+        time.sleep(0.3)
+        assert read == [] and decoder.taken == 0  # never read, and its place is free again
