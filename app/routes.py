@@ -50,14 +50,15 @@ ServiceDep = Annotated[GanService, Depends(get_service)]
 router = APIRouter(responses=ERRORS)
 
 
-@router.api_route("/healthz", methods=["GET", "HEAD"], tags=["health"])
+@router.get("/healthz", tags=["health"])
+@router.head("/healthz", include_in_schema=False)
 async def healthz() -> Health:
     """Alive (the event loop answers); says nothing about the models: see /readyz."""
     return Health(status="ok")
 
 
-@router.api_route("/readyz", methods=["GET", "HEAD"], tags=["health"],
-                  responses={503: {"model": Readiness, "description": "no model loaded"}})
+@router.get("/readyz", tags=["health"], responses={503: {"model": Readiness, "description": "no model loaded"}})
+@router.head("/readyz", include_in_schema=False)
 async def readyz(service: ServiceDep) -> JSONResponse:
     """Ready when at least one model is loaded; lists the models that failed to load, and why."""
     registry = service.registry
@@ -111,7 +112,8 @@ def etag_matches(request: Request, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-@router.api_route("/models/{name}/sample.png", methods=["GET", "HEAD"], tags=["generate"], responses=SAMPLE_RESPONSES)
+@router.get("/models/{name}/sample.png", tags=["generate"], responses=SAMPLE_RESPONSES)
+@router.head("/models/{name}/sample.png", include_in_schema=False)
 async def sample_png(
     name: ModelPath,
     service: ServiceDep,

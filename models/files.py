@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # the checkout (or, installed as a copy, site-packages)
 CRASH_AFTER_WRITES = "GAN_CRASH_AFTER_WRITES"
@@ -35,6 +38,24 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+    write_point()
+    atomic_rename(tmp, path)
+
+
+@contextmanager
+def atomic_writer(path: Path) -> Iterator[BinaryIO]:
+    """The same for a file written in pieces (a dataset of 100,000 images): a hidden temporary file, renamed over
+    ``path`` only when the block ends without an error, removed otherwise."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w+b") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     write_point()
     atomic_rename(tmp, path)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the project into a virtual environment; the README, the Makefile and the Dockerfile all use it.
 #   bash scripts/install.sh             # the service (what `make serve` needs)
-#   bash scripts/install.sh --train     # plus training and evaluation (scipy, tqdm; Debian's Fashion-MNIST as root)
+#   bash scripts/install.sh --train     # plus training and evaluation (scipy, tqdm; as root Debian's Fashion-MNIST
+#                                       # and Noto's colour emoji, for the dataset tool's emoji source)
 #   bash scripts/install.sh --ray       # plus Ray Serve (gan-serve --engine ray)
 #   bash scripts/install.sh --dev       # plus training, Ray Serve and the test tools (what `make test` needs)
 #   bash scripts/install.sh --deps-only # the service's dependencies alone (the Docker image's cached layer)
@@ -42,13 +43,16 @@ case "${1:-}" in
     "") extra="" ;;
     *) echo "unknown option $1 (--train, --ray, --dev or --deps-only)" >&2; exit 2 ;;
 esac
-# Training's Fashion-MNIST presets (and their tests) read Debian's dataset-fashion-mnist; the service never does.
-if [[ "$extra" == *train* ]] && [ ! -d /usr/share/datasets/fashion-mnist ]; then
+# Training's Fashion-MNIST presets read Debian's dataset-fashion-mnist, and the dataset tool's emoji source its
+# fonts-noto-color-emoji and unicode-data (and their tests); the service never does.
+debian=(dataset-fashion-mnist fonts-noto-color-emoji unicode-data)
+if [[ "$extra" == *train* || "$extra" == *dev* ]] && { [ ! -d /usr/share/datasets/fashion-mnist ] \
+        || [ ! -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || [ ! -f /usr/share/unicode/emoji/emoji-test.txt ]; }; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
-            || { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null; }
+        apt-get install -y -qq "${debian[@]}" >/dev/null 2>&1 \
+            || { apt-get update -qq && apt-get install -y -qq "${debian[@]}" >/dev/null; }
     else
-        echo "note: the fashion-mnist presets need 'apt-get install dataset-fashion-mnist' (as root)" >&2
+        echo "note: training's data sets need 'apt-get install ${debian[*]}' (as root)" >&2
     fi
 fi
 if [ "${EDITABLE:-1}" = 1 ]; then

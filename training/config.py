@@ -11,6 +11,7 @@ class TrainConfig:
     name: str  # the checkpoint's name, e.g. "cgan-mnist"
     family: str  # gan | dcgan | cgan | infogan
     dataset: str = "mnist-10k"
+    data: str | None = None  # a dataset made by python -m training.dataset (its folder); replaces ``dataset``
     epochs: int = 20
     batch_size: int = 64
     lr_g: float = 2e-4
