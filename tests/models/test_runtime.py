@@ -6,8 +6,6 @@ import pytest
 
 from tests.helpers import REPO_ROOT
 
-pytestmark = pytest.mark.unit
-
 FAULTS = """
 import resource, sys, torch
 from models.runtime import keep_freed_memory
@@ -27,6 +25,7 @@ print((faults() - before) / 10)
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+@pytest.mark.integration  # a subprocess of its own
 def test_keep_freed_memory_ends_the_page_faults_of_repeated_large_allocations():
     def faults_per_block(mode: str) -> float:
         out = subprocess.run([sys.executable, "-c", FAULTS, mode], cwd=REPO_ROOT, capture_output=True, text=True,
@@ -40,6 +39,7 @@ def test_keep_freed_memory_ends_the_page_faults_of_repeated_large_allocations():
     assert kept < 0.5 * default
 
 
+@pytest.mark.integration  # a subprocess of its own
 def test_torch_threads_follow_the_cpu_affinity_not_the_host():
     code = "from models.runtime import available_cpus; print(available_cpus())"
     out = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True,
@@ -47,6 +47,7 @@ def test_torch_threads_follow_the_cpu_affinity_not_the_host():
     assert out.stdout.strip() == "1"
 
 
+@pytest.mark.unit
 def test_the_cgroup_cpu_quota_lowers_the_thread_count(tmp_path):
     from models.runtime import cgroup_cpu_limit
 

@@ -11,7 +11,6 @@ import pytest
 
 from tests.helpers import REPO_ROOT
 
-pytestmark = pytest.mark.unit
 PROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
 
 
@@ -19,6 +18,7 @@ def names(requirements: list[str]) -> set[str]:
     return {r.split("==")[0].split("[")[0].strip().lower() for r in requirements}
 
 
+@pytest.mark.unit
 def test_the_dev_extra_brings_training_and_ray_along():
     extras = PROJECT["optional-dependencies"]
     dev = extras["dev"]
@@ -31,10 +31,12 @@ def test_the_dev_extra_brings_training_and_ray_along():
     assert names(extras["ray"]) <= brought | names(dev)
 
 
+@pytest.mark.unit
 def test_serving_installs_no_training_library():
     assert not names(PROJECT["dependencies"]) & names(PROJECT["optional-dependencies"]["train"])
 
 
+@pytest.mark.integration
 def test_the_client_imports_nothing_of_the_server():
     code = ("import sys, gan_client, gan_client.client; "
             "bad = sorted({m.split('.')[0] for m in sys.modules} & {'app', 'models', 'training', 'torch', 'fastapi'}); "
@@ -43,6 +45,7 @@ def test_the_client_imports_nothing_of_the_server():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.integration
 def test_the_fastapi_conventions_find_the_app():
     """``uvicorn app.main:app`` (and gunicorn's uvicorn worker, fastapi run) look up a module attribute ``app``;
     importing the module builds nothing."""
