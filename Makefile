@@ -17,7 +17,7 @@ serve: install
 test: install-dev
 	$(VENV)/bin/python -m pytest
 
-test-fast:  # the unit tier alone: in process, about 50 s here (needs make install-dev once)
+test-fast:  # the unit tier alone: in process, about a minute here (needs make install-dev once)
 	$(VENV)/bin/python -m pytest -m unit
 
 lint: install-dev
