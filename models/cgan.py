@@ -16,7 +16,8 @@ from models.common import (
     downsample_block,
     init_dcgan_weights,
     one_hot,
-    upsample_block,
+    upsampling_body,
+    upsampling_plan,
 )
 
 
@@ -29,18 +30,13 @@ class CganGenerator(Generator):
         self.z_dim, self.num_classes, self.img_shape = z_dim, num_classes, tuple(img_shape)
         self.base_channels, self.refine = base_channels, refine
         c = base_channels
-        # ``refine``: as DCGAN's, the last upsampling keeps c maps and a stride-1 convolution draws the image
-        output = (
-            nn.Sequential(upsample_block(2 * c, c), nn.Conv2d(c, img_shape[0], 3, 1, 1)) if refine
-            else nn.ConvTranspose2d(2 * c, img_shape[0], 4, 2, 1)
-        )
+        start, ups = upsampling_plan(img_shape[1])  # as DCGAN's generator (refine included)
+        first = c * 2**ups
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(z_dim + num_classes, 4 * c, img_shape[1] // 4, 1, 0, bias=False),
-            nn.BatchNorm2d(4 * c),
+            nn.ConvTranspose2d(z_dim + num_classes, first, start, 1, 0, bias=False),
+            nn.BatchNorm2d(first),
             nn.ReLU(True),
-            upsample_block(4 * c, 2 * c),
-            output,
-            nn.Tanh(),
+            *upsampling_body(first, ups, img_shape[0], refine),
         )
         init_dcgan_weights(self)
 

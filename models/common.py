@@ -239,6 +239,31 @@ def init_dcgan_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def upsampling_plan(side: int) -> tuple[int, int]:
+    """``(the first feature map's side, the stride-2 upsamplings)`` that draw a ``side`` x ``side`` image: 28 from 7 in
+    two (the MNIST layout), a power of two from 4 (the DCGAN paper's: 64 in four fractionally-strided steps)."""
+    if side == 28:
+        return 7, 2
+    if side >= 8 and side & (side - 1) == 0:
+        return 4, side.bit_length() - 3
+    raise ValueError(f"images of side {side}: the generators draw 28 or a power of two from 8 (32, 64, 128)")
+
+
+def upsampling_body(first: int, ups: int, channels: int, refine: bool, refine_keeps: bool = False
+                    ) -> list[nn.Module]:
+    """From ``first`` feature maps to a ``channels``-channel image in ``ups`` stride-2 upsamplings: ``ups - 1`` blocks
+    halving the maps, then the output (a transposed convolution, or with ``refine`` one more block, halving the maps
+    or keeping them with ``refine_keeps``, and a stride-1 convolution at full resolution), then tanh. At 28 pixels
+    (two upsamplings) the layout of the shipped checkpoints, layer for layer."""
+    widths = [first // 2**i for i in range(ups)]
+    blocks: list[nn.Module] = [upsample_block(w, w // 2) for w in widths[:-1]]
+    last = widths[-1]
+    kept = last if refine_keeps else last // 2
+    output = (nn.Sequential(upsample_block(last, kept), nn.Conv2d(kept, channels, 3, 1, 1)) if refine
+              else nn.ConvTranspose2d(last, channels, 4, 2, 1))
+    return [*blocks, output, nn.Tanh()]
+
+
 def upsample_block(c_in: int, c_out: int) -> nn.Sequential:
     """Transposed convolution doubling the resolution, then batch norm and ReLU."""
     return nn.Sequential(

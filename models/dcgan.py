@@ -12,12 +12,15 @@ from models.common import (
     MinibatchStd,
     downsample_block,
     init_dcgan_weights,
-    upsample_block,
+    upsampling_body,
+    upsampling_plan,
 )
 
 
 class DcganGenerator(Generator):
-    """z is projected to a 7x7 map by a transposed convolution, then upsampled twice to 28x28.
+    """z is projected to a 7x7 map by a transposed convolution, then upsampled twice to 28x28; for 32, 64 or 128
+    pixels, the paper's layout: a 4x4 map of ``base_channels * 2**k`` maps upsampled k times (64: four
+    fractionally-strided convolutions, 1024 maps at 4x4 with ``base_channels`` 64).
 
     With ``refine`` the second upsampling keeps ``base_channels`` feature maps and a stride-1
     convolution at full resolution draws the image from them.
@@ -31,18 +34,13 @@ class DcganGenerator(Generator):
         self.z_dim, self.img_shape, self.base_channels = z_dim, tuple(img_shape), base_channels
         self.refine = refine
         c = base_channels
-        # no batch norm on the output layer
-        output = (
-            nn.Sequential(upsample_block(2 * c, c), nn.Conv2d(c, img_shape[0], 3, 1, 1)) if refine
-            else nn.ConvTranspose2d(2 * c, img_shape[0], 4, 2, 1)
-        )
-        self.net = nn.Sequential(
-            nn.ConvTranspose2d(z_dim, 4 * c, img_shape[1] // 4, 1, 0, bias=False),
-            nn.BatchNorm2d(4 * c),
+        start, ups = upsampling_plan(img_shape[1])
+        first = c * 2**ups  # 4c at 28 pixels
+        self.net = nn.Sequential(  # no batch norm on the output layer
+            nn.ConvTranspose2d(z_dim, first, start, 1, 0, bias=False),
+            nn.BatchNorm2d(first),
             nn.ReLU(True),
-            upsample_block(4 * c, 2 * c),
-            output,
-            nn.Tanh(),
+            *upsampling_body(first, ups, img_shape[0], refine),
         )
         init_dcgan_weights(self)
 

@@ -16,7 +16,8 @@ from models.common import (
     MinibatchStd,
     downsample_block,
     init_dcgan_weights,
-    upsample_block,
+    upsampling_body,
+    upsampling_plan,
 )
 
 
@@ -31,19 +32,17 @@ class InfoganGenerator(Generator):
         super().__init__()
         self.z_dim, self.num_categories, self.num_continuous = z_dim, num_categories, num_continuous
         self.img_shape, self.base_channels, self.refine = tuple(img_shape), base_channels, refine
-        c, side = base_channels, img_shape[1] // 4
+        c = base_channels
+        side, ups = upsampling_plan(img_shape[1])
+        first = c * 2 ** (ups - 1)  # 2c at 28 pixels
         self.project = nn.Sequential(
-            nn.Linear(z_dim + num_categories + num_continuous, 2 * c * side * side, bias=False),
-            nn.BatchNorm1d(2 * c * side * side),
+            nn.Linear(z_dim + num_categories + num_continuous, first * side * side, bias=False),
+            nn.BatchNorm1d(first * side * side),
             nn.ReLU(True),
-            nn.Unflatten(1, (2 * c, side, side)),
+            nn.Unflatten(1, (first, side, side)),
         )
-        # ``refine``: as DCGAN's, the last upsampling keeps c maps and a stride-1 convolution draws the image
-        output = (
-            nn.Sequential(upsample_block(c, c), nn.Conv2d(c, img_shape[0], 3, 1, 1)) if refine
-            else nn.ConvTranspose2d(c, img_shape[0], 4, 2, 1)
-        )
-        self.net = nn.Sequential(upsample_block(2 * c, c), output, nn.Tanh())
+        # ``refine``: the last upsampling keeps c maps and a stride-1 convolution draws the image
+        self.net = nn.Sequential(*upsampling_body(first, ups, img_shape[0], refine, refine_keeps=True))
         init_dcgan_weights(self)
 
     def forward(self, latents: Latents) -> torch.Tensor:
@@ -58,17 +57,20 @@ class InfoganDiscriminator(Discriminator):
 
     def __init__(self, num_categories: int = 10, num_continuous: int = 2,
                  img_shape: tuple[int, int, int] = (1, 28, 28), base_channels: int = 64,
-                 hidden: int = 256, minibatch_std: bool = False) -> None:
+                 hidden: int = 256, minibatch_std: bool = False, depth: int = 2) -> None:
         super().__init__()
         self.num_categories, self.num_continuous = num_categories, num_continuous
         self.img_shape, self.base_channels, self.hidden = tuple(img_shape), base_channels, hidden
-        self.minibatch_std = minibatch_std
-        c, side = base_channels, img_shape[1] // 4
+        self.minibatch_std, self.depth = minibatch_std, depth
+        c, side = base_channels, img_shape[1] // 2**depth  # depth strided layers (2 at 28 pixels, 4 at 64)
+        if depth < 1 or side < 1:
+            raise ValueError(f"depth must be at least 1 and leave a map of at least 1x1, got {depth}")
+        width = 2 ** (depth - 1) * c
         self.body = nn.Sequential(
             downsample_block(img_shape[0], c, batch_norm=False),
-            downsample_block(c, 2 * c),
+            *(downsample_block(2 ** (i - 1) * c, 2**i * c) for i in range(1, depth)),
             nn.Flatten(),
-            nn.Linear(2 * c * side * side, hidden, bias=False),
+            nn.Linear(width * side * side, hidden, bias=False),
             nn.BatchNorm1d(hidden),
             nn.LeakyReLU(0.2, True),
         )

@@ -283,10 +283,6 @@ def training_data(cfg: TrainConfig, data_dir: str | None) -> tuple[torch.Tensor,
         images, labels = load_dataset(cfg.dataset, "train", data_dir)
         return images, labels, cfg.dataset, CLASS_NAMES.get(cfg.dataset)
     ds = read_dataset(cfg.data)
-    size = ds.header["size"]
-    if size != 28:
-        raise DataError(f"{cfg.data}: {size} x {size} images; the generators are built for 28 x 28 so far "
-                        "(the 32- and 64-pixel architectures of issue 24 are still to come): make it with --size 28")
     names = ds.class_names
     if cfg.family == "cgan" and (ds.labels is None or not names or len(names) < 2):
         raise DataError(f"{cfg.data}: a conditional model needs at least two classes; this data set has "

@@ -236,3 +236,34 @@ def test_the_latent_recipe_lives_on_the_model(family):
     images = G(latents)
     for i, seed in enumerate([1, 2, 3]):  # a seed alone with the same conditioning gives its image
         assert torch.allclose(G(G.latents_for_seeds([seed], **given)), images[i : i + 1], atol=1e-6)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("side", [28, 32, 64])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_every_family_draws_and_judges_grey_and_colour_images_of_28_32_and_64(family, side, channels):
+    g_cls, d_cls = FAMILIES[family]
+    g_kwargs, d_kwargs = TINY[family]
+    if family != "gan":
+        d_kwargs = d_kwargs | {"depth": {28: 2, 32: 3, 64: 4}[side]}
+    G = g_cls(img_shape=(channels, side, side), **g_kwargs).eval()
+    D = d_cls(img_shape=(channels, side, side), **d_kwargs).eval()
+    latents = G.latents_for_seeds([1, 2])
+    with torch.inference_mode():
+        images = G(latents)
+        assert images.shape == (2, channels, side, side) and images.abs().max() <= 1
+        assert D.judge(images, latents).logits.shape == (2,)
+
+
+def test_dcgan_at_64_pixels_is_the_papers_four_fractionally_strided_convolutions_from_4x4():
+    from torch import nn
+
+    from models.dcgan import DcganGenerator
+
+    G = DcganGenerator(z_dim=100, img_shape=(3, 64, 64), base_channels=64)
+    first = G.net[0]
+    assert isinstance(first, nn.ConvTranspose2d) and first.kernel_size == (4, 4) and first.out_channels == 1024
+    strided = [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d) and m.stride == (2, 2)]
+    assert [m.out_channels for m in strided] == [512, 256, 128, 3]
+    with pytest.raises(ValueError, match="28 or a power of two"):
+        DcganGenerator(img_shape=(3, 48, 48))

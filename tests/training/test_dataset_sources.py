@@ -87,3 +87,27 @@ def test_training_on_a_made_data_set_takes_its_classes_and_names(tmp_path):
     with pytest.raises(DataError, match="at least two classes"):
         train(cfg.with_overrides(data=str(tmp_path / "data" / "one")), tmp_path / "run2", None, torch.device("cpu"),
               max_steps=1)
+
+
+def test_dcgan_trains_on_64_pixel_colour_images(tmp_path):
+    import torch
+
+    from training.config import PRESETS
+    from training.train import train
+
+    root = tmp_path / "colour"
+    root.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(48):
+        Image.fromarray(rng.integers(0, 256, (80, 70, 3), dtype=np.uint8)).save(root / f"{i}.png")
+    build(find_source(root, "auto"), tmp_path / "data" / "colour", Options(size=64), workers=1)
+    cfg = PRESETS["dcgan-mnist"].with_overrides(epochs=1, batch_size=16, data=str(tmp_path / "data" / "colour"),
+                                                g_kwargs={"z_dim": 8, "base_channels": 4},
+                                                d_kwargs={"base_channels": 4, "depth": 4})
+    card = train(cfg, tmp_path / "run", tmp_path / "ckpt", torch.device("cpu"), max_steps=2)
+    assert card["image_size"] == 64 and card["channels"] == 3 and "class_names" not in card
+    from models.checkpoint import load_checkpoint
+
+    G, _ = load_checkpoint(tmp_path / "ckpt" / "dcgan-mnist")
+    assert G(G.latents_for_seeds([1])).shape == (1, 3, 64, 64)
+    assert (tmp_path / "run" / "samples").is_dir() and any((tmp_path / "run" / "samples").iterdir())
