@@ -28,6 +28,8 @@ class TrainConfig:
     r1_every: int = 4  # lazy R1 (Karras et al. 2020): every this many D steps, weighted by it
     translate: int = 0  # DiffAugment translation of D's inputs by up to this many pixels (0: off)
     translate_epochs: int | None = None  # translate only in the run's first this many epochs (None: in all)
+    colour: bool = False  # DiffAugment's colour policy on D's inputs: brightness, saturation, contrast
+    cutout: float = 0.0  # DiffAugment's cutout: a square of this share of the side set to grey (0: off; paper 0.5)
     ema_decay: float = 0.999  # the shipped generator is an exponential moving average of G's weights
     lr_decay_from: float = 1.0  # after this share of the run's steps both learning rates fall linearly to 0 (1: off)
     seed: int = 0

@@ -24,7 +24,7 @@ from models.checkpoint import load_checkpoint, save_checkpoint
 from models.common import Generator
 from models.infogan import InfoganDiscriminator
 from models.runtime import available_cpus
-from training.train import translate
+from training.augment import translate
 
 
 def fit_encoder(G: Generator, steps: int = 3000, batch: int = 128, lr: float = 1e-3, seed: int = 0,

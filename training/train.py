@@ -42,8 +42,9 @@ from models import FAMILIES, Generator
 from models.checkpoint import checkpoint_paths, save_checkpoint
 from models.common import Judge, Judgement
 from models.files import atomic_write_bytes
-from models.images import save_grid
+from models.images import grid_array, save_grid, to_uint8
 from models.runtime import available_cpus, pick_device
+from training.augment import diff_augment
 from training.config import PRESETS, TrainConfig
 from training.data import CLASS_NAMES, DataError, load_dataset, to_unit_range
 from training.dataset import read as read_dataset
@@ -65,21 +66,6 @@ def generator_loss(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
     if kind == "minimax":  # minimise log(1 - D(G(z))) = -softplus(logit)
         return -F.softplus(fake_logits).mean()
     return bce(fake_logits, 1.0)  # non-saturating: minimise -log D(G(z))
-
-
-def translate(x: torch.Tensor, max_shift: int, world: World = SINGLE_PROCESS) -> torch.Tensor:
-    """DiffAugment's translation (Zhao et al. 2020): each image shifted by up to ``max_shift`` pixels,
-    background filling the gap. Differentiable, applied to real and fake images alike before D, so that
-    D cannot memorise the small training set while G still learns the unshifted digits. Under torchrun the
-    shifts are drawn for the global batch and each rank takes its rows."""
-    n, _, h, w = x.shape
-    shift = torch.randint(-max_shift, max_shift + 1, (2, n * world.size, 1, 1), device=x.device)
-    shift = world.shard(shift.transpose(0, 1)).transpose(0, 1)
-    rows = (torch.arange(h, device=x.device).view(1, h, 1) + shift[0, :, :, :1] + max_shift)
-    cols = (torch.arange(w, device=x.device).view(1, 1, w) + shift[1, :, :1, :] + max_shift)
-    padded = F.pad(x, [max_shift] * 4, value=-1.0)
-    batch = torch.arange(n, device=x.device).view(n, 1, 1)
-    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
 
 
 def info_loss(judgement: Judgement, latents: Any, cfg: TrainConfig) -> torch.Tensor:
@@ -134,8 +120,8 @@ class Trainer:
     def discriminate(self, x: torch.Tensor, latents: Any) -> Judgement:
         """D's judgement of images x (through DiffAugment's translation when configured): the same call for
         every family; whatever D needs of the latents (CGAN's labels) it takes itself."""
-        if self.translating:
-            x = translate(x, self.cfg.translate, self.world)
+        x = diff_augment(x, self.cfg.colour, self.cfg.translate if self.translating else 0, self.cfg.cutout,
+                         self.world)
         return self.D_net(x, latents)
 
     def prior(self, n: int) -> Any:
@@ -276,6 +262,19 @@ def trim_log(log_path: Path, step: int) -> None:
     atomic_write_bytes(log_path, "".join(kept).encode())
 
 
+BOARD_NAMES = {"d_loss": "loss/d", "g_loss": "loss/g", "d_real": "d/real (D(x))", "d_fake": "d/fake (D(G(z)))",
+               "r1": "loss/r1", "info_loss": "loss/info"}
+
+
+def board_writer(folder: Path) -> Any:
+    """A TensorBoard event writer (``tensorboard --logdir runs/`` shows it); tensorboard is in the train extra."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as e:  # pragma: no cover - the train extra has it
+        raise SystemExit(f"--tensorboard needs tensorboard: pip install -e '.[train]' ({e})") from None
+    return SummaryWriter(str(folder))
+
+
 def training_data(cfg: TrainConfig, data_dir: str | None) -> tuple[torch.Tensor, torch.Tensor, str, list[str] | None]:
     """``(images (N, C, H, W) uint8, labels, the data set's name, its class names)``: from a dataset made by the
     dataset tool (``cfg.data``) or one of the IDX data sets."""
@@ -295,7 +294,7 @@ def training_data(cfg: TrainConfig, data_dir: str | None) -> tuple[torch.Tensor,
 
 def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: torch.device,
           resume: bool = False, data_dir: str | None = None, max_steps: int | None = None,
-          world: World = SINGLE_PROCESS) -> dict[str, Any]:
+          world: World = SINGLE_PROCESS, tensorboard: Path | None = None) -> dict[str, Any]:
     """Trains one preset; returns the final checkpoint card (or the run's state when stopped early).
     Under torchrun each rank calls this with its ``world``; rank 0 alone writes."""
     main = world.is_main
@@ -343,6 +342,7 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
 
     preview = fixed_latents(trainer.G).to(device)
     log = open(run_dir / "log.jsonl", "a") if main else None
+    board = board_writer(tensorboard) if main and tensorboard is not None else None
     epoch = start_epoch - 1  # a finished run, resumed, goes straight to the export
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
@@ -363,6 +363,11 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
                 stats = world.mean(stats)
                 if log is not None:
                     log.write(json.dumps({"epoch": epoch + 1, "step": step} | stats) + "\n")
+                if board is not None:
+                    for key, value in stats.items():
+                        board.add_scalar(BOARD_NAMES.get(key, f"train/{key}"), value, step)
+                    board.add_scalar("lr/g", trainer.opt_g.param_groups[0]["lr"], step)
+                    board.add_scalar("lr/d", trainer.opt_d.param_groups[0]["lr"], step)
                 bar.set_postfix(d=f"{stats['d_loss']:.3f}", g=f"{stats['g_loss']:.3f}")
             if max_steps is not None and step >= max_steps:
                 break
@@ -373,7 +378,12 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
             log.flush()
             with torch.no_grad():
                 grid_path = run_dir / "samples" / f"epoch_{epoch + 1:03d}.png"
-                save_grid(trainer.averaged_generator()(preview), str(grid_path), columns=10)
+                grid = trainer.averaged_generator()(preview)
+                save_grid(grid, str(grid_path), columns=10)
+                if board is not None:
+                    board.add_image("samples (fixed seeds)", grid_array(to_uint8(grid), 10), epoch + 1,
+                                    dataformats="HWC")
+                    board.flush()
             save_state(run_dir, trainer, {"epoch": epoch + 1, "step": step, "elapsed_s": elapsed, "config": config,
                                           "stopped_early": stopped_early}, {"torch": torch.get_rng_state()})
             plot_losses(run_dir / "log.jsonl", run_dir / "loss_curve.png")
@@ -383,6 +393,8 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
             break
     if log is not None:
         log.close()
+    if board is not None:
+        board.close()
 
     card = {
         "kind": "generator",
@@ -426,6 +438,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint-dir", type=Path, help="where to export the generator (default: the run folder)")
     parser.add_argument("--overwrite", action="store_true", help="replace a checkpoint already in --checkpoint-dir")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last epoch")
+    parser.add_argument("--tensorboard", action="store_true", help="write TensorBoard events into the run folder "
+                        "(losses, D(x), D(G(z)), learning rates, a fixed-seed grid each epoch): tensorboard --logdir "
+                        "runs/")
     parser.add_argument("--max-steps", type=int, help="stop after this many generator steps (smoke tests)")
     parser.add_argument("--threads", type=int, help="torch threads per process (default: this process's share "
                         "of the CPUs it may use)")
@@ -447,7 +462,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"{export_dir / cfg.name} exists; pass --overwrite to replace it (or export elsewhere)")
     try:
         card = train(cfg, run_dir, export_dir, device, resume=args.resume, data_dir=args.data_dir,
-                     max_steps=args.max_steps, world=world)
+                     max_steps=args.max_steps, world=world,
+                     tensorboard=run_dir / "tensorboard" if args.tensorboard else None)
     finally:
         close_world(world)
     if world.is_main:

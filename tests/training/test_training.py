@@ -134,7 +134,7 @@ def test_cli_runs_a_preset_for_a_few_steps(tmp_path, capsys):
 
 @pytest.mark.unit
 def test_translation_shifts_each_image_and_fills_with_background():
-    from training.train import translate
+    from training.augment import translate
 
     torch.manual_seed(0)
     x = torch.full((64, 1, 8, 8), -1.0)
@@ -189,3 +189,24 @@ def test_r1_penalty_flattens_d_on_real_digits():
     flat, lazily = real_gradient_norm(100.0)
     assert not any(never) and lazily == [True, False] * 20  # lazy: every r1_every-th D step
     assert flat < free / 2  # about a third after 40 steps
+
+
+@pytest.mark.unit
+def test_tensorboard_events_hold_the_losses_rates_and_sample_grids(tmp_path, data_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from training.config import PRESETS
+    from training.train import train
+
+    cfg = PRESETS["dcgan-mnist"].with_overrides(epochs=2, batch_size=16, log_every=1,
+                                                g_kwargs={"z_dim": 8, "base_channels": 4},
+                                                d_kwargs={"base_channels": 4})
+    train(cfg, tmp_path / "run", None, torch.device("cpu"), data_dir=str(data_dir), max_steps=6,
+          tensorboard=tmp_path / "run" / "tensorboard")
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"loss/d", "loss/g", "d/real (D(x))", "d/fake (D(G(z)))", "lr/g", "lr/d"} <= scalars, scalars
+    assert len(events.Scalars("loss/g")) == 6 and all(0 <= e.value <= 1 for e in events.Scalars("d/real (D(x))"))
+    images = events.Images("samples (fixed seeds)")  # one an epoch: 4 steps, then 2 of the second
+    assert [i.step for i in images] == [1, 2] and images[0].width > 0 and images[0].height > 0
