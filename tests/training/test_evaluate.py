@@ -139,3 +139,14 @@ def test_the_shipped_infogans_codes_control_slant_and_width():
         names.append(["slant" if s > w else "width" for s, w in zip(slant, ink, strict=True)])
         assert np.maximum(slant, ink).min() >= 0.5  # every code clearly moves one of the two
     assert sorted(names[0]) == ["slant", "width"] and names[0] == names[1]
+
+
+def test_the_copy_check_catches_a_generator_that_memorised_its_data():
+    from training.evaluate import copy_ratio
+
+    gen = torch.Generator().manual_seed(0)
+    train = torch.rand(600, 3, 16, 16, generator=gen).round()  # binary noise: no two alike
+    memorised = train[torch.randint(600, (300,), generator=gen)] + 0.001 * torch.randn(300, 3, 16, 16, generator=gen)
+    fresh = torch.rand(300, 3, 16, 16, generator=gen).round()  # new images from the same distribution
+    assert copy_ratio(memorised, train, n=300)["copy_ratio"] < 0.05
+    assert 0.9 < copy_ratio(fresh, train, n=300)["copy_ratio"] < 1.1
