@@ -163,7 +163,11 @@ def test_killing_a_replica_loses_only_its_requests_in_flight_and_the_deployment_
     time.sleep(3)
     killed_at = time.monotonic()
     os.kill(pids[0], signal.SIGKILL)
-    time.sleep(6)
+    # Counted, not timed (a busy machine answered 12 in a window that wanted 50): 40 requests sent after the kill
+    # must all come back, however long they take (the outer bound only keeps a broken deployment from hanging).
+    deadline = time.monotonic() + 300
+    while sum(1 for r in list(results) if r[0] > killed_at) < 40 and time.monotonic() < deadline:
+        time.sleep(0.2)
     stop.set()
     for t in clients:
         t.join(60)
@@ -171,7 +175,7 @@ def test_killing_a_replica_loses_only_its_requests_in_flight_and_the_deployment_
     failed = [(s, e, status) for s, e, status in results if status != 200]
     print(f"\n{len(results)} requests, {len(failed)} failed: {failed}; killed at {killed_at}")
     after_kill = [r for r in results if r[0] > killed_at]
-    assert len(after_kill) > 50, len(after_kill)  # the survivor kept serving
+    assert len(after_kill) >= 40, len(after_kill)  # the survivor kept serving, and every one of them was answered
     # Only requests already running when the replica died may fail: started before the kill, ended after it.
     # There were 4 clients, so at most 4 requests were in flight anywhere.
     assert len(failed) <= 4, failed
