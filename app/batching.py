@@ -60,11 +60,13 @@ class MicroBatcher:
         self.busy = False  # a batch is being computed
         self.deciding = 0  # jobs looking whether they may run inline
         self.submitting = 0  # submit() calls not yet answered
+        self.stopped = False  # closed: a late job (its request held this batcher before it closed) runs alone
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self.run())
 
     async def stop(self) -> None:
+        self.stopped = True
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
@@ -84,6 +86,11 @@ class MicroBatcher:
             self.submitting -= 1
 
     async def submit_job(self, latents: Latents) -> np.ndarray:
+        if self.stopped:  # a version replaced while its request was on the way here: it still answers, alone
+            images = await asyncio.get_running_loop().run_in_executor(self.executor, self.forward, latents)
+            if self.on_batch:
+                self.on_batch(len(images))
+            return images
         if len(latents) <= self.inline_rows and self.idle():
             # Requests whose bytes have arrived get two turns of the loop to show up before this one decides;
             # of jobs deciding at the same time, none runs inline.
@@ -147,8 +154,8 @@ class MicroBatcher:
 
     async def next_batch(self) -> list[Job]:
         loop = asyncio.get_running_loop()
-        first = self.held if self.held is not None and not self.held.future.done() else await self.next_job()
-        self.held = None
+        held, self.held = self.held, None  # cleared before waiting: a held job whose caller left holds nothing up
+        first = held if held is not None and not held.future.done() else await self.next_job()
         jobs, rows = [first], len(first.latents)
         deadline = loop.time() + self.max_wait_s
         while rows < self.max_batch:

@@ -10,6 +10,7 @@ image's header before any pixel is decoded. An upload whose client left, still w
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
@@ -46,9 +47,17 @@ class Decoder:
                            headers={"Retry-After": str(s.retry_after_s)})
         self.taken += 1
         loop = asyncio.get_running_loop()
-        future = self.pool.submit(read_digit, data, self.limits)
+        started = threading.Event()
+
+        def job() -> torch.Tensor:
+            started.set()
+            return read_digit(data, self.limits)
+
+        future = self.pool.submit(job)
         future.add_done_callback(lambda _: self.release(loop))
         try:
+            while not started.is_set() and not future.done():  # waiting its turn is the request deadline's to bound
+                await asyncio.sleep(0.01)
             return await asyncio.wait_for(asyncio.wrap_future(future), s.encode_timeout_s)
         except TimeoutError:
             raise ApiError(422, f"image took longer than {s.encode_timeout_s:g} s to read (GAN_ENCODE_TIMEOUT_S)",

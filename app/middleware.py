@@ -136,11 +136,12 @@ class AccessControlMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES + OWN_KEYS) \
+        if scope["type"] != "http" or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) \
                 or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        digest = self.key_of(scope) if self.keys else None
+        own_keys = path.startswith(OWN_KEYS)  # its keys are its own to check; its rate is counted here all the same
+        digest = self.key_of(scope) if self.keys and not own_keys else None
         who = "key:" + digest.hex()[:16] if digest is not None else client_bucket(scope)
         if self.limiter is not None and not self.limiter.hit(self.limit, who):
             reset = self.limiter.get_window_stats(self.limit, who).reset_time
@@ -148,7 +149,7 @@ class AccessControlMiddleware:
             await send_error(send, 429, f"rate limit of {self.limit} exceeded (GAN_RATE_LIMIT); retry in {retry} s",
                              [], "rate_limited", {"Retry-After": str(retry)})
             return
-        if self.keys and digest is None:
+        if self.keys and digest is None and not own_keys:
             await send_error(send, 401, "a valid API key is required: Authorization: Bearer <key>",
                              ["header", "authorization"], "unauthorized", {"WWW-Authenticate": "Bearer"})
             return

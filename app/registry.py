@@ -123,7 +123,7 @@ class Registry:
         self.seen: dict[str, FileState] = {}  # each checkpoint's files as last read
         self.started = False
         self.lock = asyncio.Lock()
-        self.retiring: set[asyncio.Task] = set()
+        self.retiring: dict[asyncio.Task, MicroBatcher] = {}  # replaced versions' batchers, closing
 
     def folders(self) -> list[Path]:
         folders = [Path(self.settings.checkpoint_dir)]
@@ -163,6 +163,10 @@ class Registry:
     def install(self, name: str, result: LoadedModel | Encoder | None, report: ReloadReport) -> None:
         self.refused.pop(name, None)
         self.unavailable.pop(name, None)
+        if not isinstance(result, LoadedModel) and name in self.models:  # no longer a generator
+            self.retire(self.models.pop(name))
+        if not isinstance(result, Encoder):
+            self.candidates.pop(name, None)
         if isinstance(result, Encoder):
             self.candidates[name] = result
             log.info("loaded %s (InfoGAN's Q for %s) on %s", name, result.generator, self.runner.device)
@@ -208,8 +212,8 @@ class Registry:
         if not self.started:
             return
         task = asyncio.get_running_loop().create_task(old.batcher.close())
-        self.retiring.add(task)
-        task.add_done_callback(self.retiring.discard)
+        self.retiring[task] = old.batcher
+        task.add_done_callback(lambda done: self.retiring.pop(done, None))
 
     def notify(self, name: str, outcome: str, version: str | None) -> None:
         if self.on_reload is not None:
@@ -258,6 +262,7 @@ class Registry:
                     self.seen.pop(name, None)
                     continue
                 self.install(name, result, report)
+                self.check_encoders()  # at once: no answer pairs a new generator with an encoder made for another
             for name in gone:
                 self.remove(name, report)
             self.check_encoders()
@@ -310,5 +315,6 @@ class Registry:
         self.started = False
         for m in self.models.values():
             await m.batcher.stop()
-        for task in list(self.retiring):
+        for task, batcher in list(self.retiring.items()):
             task.cancel()
+            await batcher.stop()

@@ -121,3 +121,48 @@ def test_a_small_job_alone_runs_inline_and_a_crowd_is_batched():
         await batcher.stop()
 
     run(main())
+
+
+def test_a_closed_batcher_still_answers_a_job_that_arrives_late():
+    """Found in review: a request holding a replaced model version submitted after its batcher closed, and waited
+    for a queue nobody read."""
+
+    async def main():
+        batcher = MicroBatcher(lambda lat: lat.z.numpy().copy(), ThreadPoolExecutor(1), max_batch=64,
+                               max_wait_s=0, queue_size=10, queue_timeout_s=1.0)
+        batcher.start()
+        await batcher.close()
+        return await asyncio.wait_for(batcher.submit(latents(2, 5.0)), 5)
+
+    assert np.all(run(main()) == 5.0)
+
+
+def test_a_held_job_whose_caller_left_does_not_keep_the_batcher_from_closing():
+    """Found in review: a job held back from a full batch, its caller gone, kept ``held`` set while the batcher waited
+    for more work, so ``close`` never ended."""
+
+    async def main():
+        permits = threading.Semaphore(0)
+
+        def forward(lat):
+            permits.acquire(timeout=5)
+            return lat.z.numpy().copy()
+
+        batcher = MicroBatcher(forward, ThreadPoolExecutor(1), max_batch=4, max_wait_s=0, queue_size=10)
+        batcher.start()
+        first = asyncio.ensure_future(batcher.submit(latents(4, 1.0)))  # a full batch, blocked in forward
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(batcher.submit(latents(3, 2.0)))
+        third = asyncio.ensure_future(batcher.submit(latents(3, 3.0)))
+        await asyncio.sleep(0.05)
+        permits.release()  # the first batch ends; the next takes the second job and holds the third back (3 + 3 > 4)
+        await first
+        await asyncio.sleep(0.05)
+        assert batcher.held is not None
+        third.cancel()  # its caller leaves while it is held
+        permits.release()
+        await second
+        await asyncio.wait_for(batcher.close(), 5)
+        return batcher.held
+
+    assert run(main()) is None

@@ -182,3 +182,23 @@ def test_an_upload_whose_client_left_while_it_waited_is_never_read(monkeypatch):
         gate.set()
         time.sleep(0.3)
         assert read == [] and decoder.taken == 0  # never read, and its place is free again
+
+
+def test_an_upload_waiting_its_turn_is_not_timed_out_for_the_wait():
+    """Found in review: the upload time limit counted the time queued behind another upload (a 422 blaming it)."""
+    import threading
+
+    with TestClient(create_app(shipped_settings(watch=False, encode_timeout_s=0.3))) as c:
+        decoder, gate = c.app.state.service.decoder, threading.Event()
+        decoder.pool.submit(gate.wait, 10)
+        threading.Timer(0.8, gate.set).start()  # the pool frees after more than the time limit
+        r = c.post("/infogan/encode", json={"model": "infogan-mnist", "image": png_b64(Image.new("L", (28, 28)))})
+        assert r.status_code == 422 and "no digit found" in r.text  # read, and judged on its own (it is blank)
+
+
+def test_admin_key_guesses_are_rate_limited_too():
+    with TestClient(create_app(shipped_settings(watch=False, api_keys=["k"], admin_keys=["admin"],
+                                                rate_limit="3/minute"))) as c:
+        statuses = [c.post("/admin/reload", headers={"Authorization": f"Bearer guess-{i}"}).status_code
+                    for i in range(5)]
+        assert statuses == [401, 401, 401, 429, 429]
