@@ -7,7 +7,6 @@ import base64
 import io
 import os
 import signal
-import socket
 import threading
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.app.test_hardening import raw_socket, read_all
 from tests.server import running_server, server_process
 
 pytestmark = pytest.mark.integration
@@ -95,20 +95,17 @@ def test_uploads_never_stall_generation_nor_grow_memory():
 
 def raw(url: str, request: bytes, chunk: int = 1 << 16, limit_s: float = 10) -> tuple[bytes, float]:
     """Sends ``request`` in chunks until the server stops reading; returns its answer and the seconds it took."""
-    host, port = url.removeprefix("http://").split(":")
     start = time.monotonic()
-    with socket.create_connection((host, int(port)), timeout=limit_s) as s:
+    with raw_socket(url) as s:
         try:
             for i in range(0, len(request), chunk):
                 s.sendall(request[i : i + chunk])
         except OSError:  # closed on us: the point
             pass
-        answer = b""
         try:
-            while chunk_in := s.recv(65536):
-                answer += chunk_in
+            answer = read_all(s, limit_s)
         except OSError:
-            pass
+            answer = b""
     return answer, time.monotonic() - start
 
 
