@@ -61,3 +61,21 @@ def write_split(directory: Path, prefix: str, n: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
     write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
+
+
+def write_shapes(root: Path, per_class: int = 40, side: int = 28, seed: int = 0) -> Path:
+    """A folder of two classes of colour images, ``circle/`` and ``square/`` (one shape of a random shade on black
+    each), as a user's folder of labelled images; returns it."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    lo, hi = side // 5, side - side // 5
+    for k, name in enumerate(("circle", "square")):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            img = Image.new("RGB", (side, side), (0, 0, 0))
+            shade = tuple(int(v) for v in rng.integers(100, 256, 3))
+            draw = ImageDraw.Draw(img)
+            (draw.rectangle if k else draw.ellipse)((lo, lo, hi, hi), fill=shade)
+            img.save(root / name / f"{i}.png")
+    return root

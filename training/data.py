@@ -136,3 +136,17 @@ def load_dataset(
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     """uint8 pixels to floats in [-1, 1], the generators' output range."""
     return images.float().div(127.5).sub(1.0)
+
+
+def held_out_split(labels: torch.Tensor, share: float = 0.1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(training rows, held-out rows)`` of a data set without a test split of its own: ``share`` of each class
+    held out (at least one image of a class with two or more), drawn with ``seed``; the same rows every time."""
+    gen = torch.Generator().manual_seed(seed)
+    train, test = [], []
+    for c in torch.unique(labels):
+        rows = torch.nonzero(labels == c).flatten()
+        rows = rows[torch.randperm(len(rows), generator=gen)]
+        k = max(1, round(share * len(rows))) if len(rows) > 1 else 0
+        test.append(rows[:k])
+        train.append(rows[k:])
+    return torch.cat(train).sort().values, torch.cat(test).sort().values

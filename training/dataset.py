@@ -34,12 +34,15 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from models.files import atomic_write_bytes, atomic_writer
+
+if TYPE_CHECKING:
+    import torch
 
 SIZES = (28, 32, 64, 128)
 FORMATS = ["PNG", "JPEG", "WEBP", "GIF", "BMP"]
@@ -282,6 +285,18 @@ class Dataset:
     @property
     def class_names(self) -> list[str] | None:
         return self.header.get("class_names")
+
+    @property
+    def name(self) -> str:
+        return self.header["name"]
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(images (N, C, H, W) uint8, labels int64 (N,) or None)``, copied into memory (the file is read-only)."""
+        import torch  # here: the tool's workers never need it (hundreds of MB each)
+
+        images = torch.from_numpy(np.array(self.images)).permute(0, 3, 1, 2).contiguous()
+        labels = None if self.labels is None else torch.from_numpy(np.array(self.labels, dtype=np.int64))
+        return images, labels
 
 
 def read(path: str | Path) -> Dataset:

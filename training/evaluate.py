@@ -36,6 +36,7 @@ from models.images import save_grid
 from models.infogan import InfoganDiscriminator
 from models.runtime import PRECISIONS, available_cpus
 from training.data import load_dataset, to_unit_range
+from training.dataset import read as read_dataset
 
 
 @torch.inference_mode()
@@ -80,8 +81,12 @@ def digit_shares(preds: np.ndarray, num_classes: int = 10) -> dict[str, Any]:
             "digit_share_min": round(float(shares.min()), 4), "digit_share_max": round(float(shares.max()), 4)}
 
 
-def label_accuracy(preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    return {"label_accuracy": round(float((preds == labels).mean()), 4)}
+def label_accuracy(preds: np.ndarray, labels: np.ndarray, num_classes: int = 10) -> dict[str, Any]:
+    """The share of samples the classifier reads as the label asked for, overall and for each label."""
+    right = preds == labels
+    per_label = [round(float(right[labels == c].mean()), 4) if (labels == c).any() else None
+                 for c in range(num_classes)]
+    return {"label_accuracy": round(float(right.mean()), 4), "label_accuracy_per_class": per_label}
 
 
 def category_accuracy(preds: np.ndarray, categories: np.ndarray, num_categories: int = 10) -> dict[str, Any]:
@@ -94,32 +99,55 @@ def category_accuracy(preds: np.ndarray, categories: np.ndarray, num_categories:
 
 
 @torch.inference_mode()
-def generate(G: Generator, n: int, seed: int, batch_size: int = 500) -> tuple[torch.Tensor, Any]:
-    """``n`` samples with balanced labels/categories (i % 10), the rest drawn from the priors."""
-    latents = G.balanced_prior(n, torch.Generator().manual_seed(seed))
+def generate(G: Generator, n: int, seed: int, label_counts: torch.Tensor | None = None,
+             batch_size: int = 500) -> tuple[torch.Tensor, Any]:
+    """``n`` samples with balanced labels/categories (i % their count), the rest drawn from the priors; with
+    ``label_counts``, CGAN's labels drawn in those proportions instead."""
+    gen = torch.Generator().manual_seed(seed)
+    latents = G.balanced_prior(n, gen)
+    if label_counts is not None and G.num_classes:
+        latents.labels = torch.multinomial(label_counts.double(), n, replacement=True, generator=gen)
     weight = next(G.parameters())  # its device, and its type (float16 or bfloat16 with --precision)
     images = torch.cat([G(latents[i : i + batch_size].to(weight.device, weight.dtype)).float().cpu()
                         for i in range(0, n, batch_size)])
     return images, latents
 
 
-def real_reference(classifier: DigitClassifier, dataset: str = "mnist-10k") -> tuple[np.ndarray, np.ndarray]:
-    """Classifier features of two disjoint halves of the real training digits (fixed split)."""
-    images, _ = load_dataset(dataset, "train")
+@functools.cache
+def training_images(dataset: str = "mnist-10k", data: str | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The real images a generator learnt from, in [-1, 1], and their labels: an IDX data set's training split, or
+    the data set made by the dataset tool in ``data`` (a card's ``config.data``: a folder, relative to the working
+    folder or the repository)."""
+    if data is None:
+        images, labels = load_dataset(dataset, "train")
+        return to_unit_range(images), labels
+    folder = Path(data)
+    if not folder.is_absolute() and not folder.exists():
+        folder = REPO_ROOT / folder
+    images, labels = read_dataset(folder).tensors()
+    return to_unit_range(images), labels
+
+
+def real_reference(classifier: DigitClassifier, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Classifier features of two disjoint halves of the real training images (fixed split)."""
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
-    feats, _ = classify(classifier, to_unit_range(images[order]))
+    feats, _ = classify(classifier, images[order])
     half = len(feats) // 2
     return feats[:half], feats[half:]
 
 
 class TwoSampleCritic(nn.Module):
-    """The two-sample test's fresh classifier: a small CNN telling real digits (1) from generated ones (0)."""
+    """The two-sample test's fresh classifier: a small CNN telling real images (1) from generated ones (0), in
+    grey or colour, at any size (three stride-2 layers: 4x4 at 28 pixels, 8x8 at 64)."""
 
-    def __init__(self) -> None:
+    def __init__(self, img_shape: tuple[int, int, int] = (1, 28, 28)) -> None:
         super().__init__()
+        h, w = img_shape[1:]
+        for _ in range(3):
+            h, w = (h + 1) // 2, (w + 1) // 2
         self.net = nn.Sequential(
-            nn.Conv2d(1, 32, 3, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(32, 64, 3, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(64, 128, 3, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Dropout(0.3), nn.Linear(128 * 16, 1),
+            nn.Conv2d(img_shape[0], 32, 3, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(32, 64, 3, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(64, 128, 3, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Dropout(0.3), nn.Linear(128 * h * w, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -144,7 +172,7 @@ def two_sample_test(real: torch.Tensor, fake: torch.Tensor, seed: int = 0, epoch
     try:
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            critic = TwoSampleCritic()
+            critic = TwoSampleCritic(tuple(real.shape[1:]))
             opt = torch.optim.Adam(critic.parameters(), lr=1e-3)
             for _ in range(epochs):
                 critic.train()
@@ -163,25 +191,36 @@ def two_sample_test(real: torch.Tensor, fake: torch.Tensor, seed: int = 0, epoch
     return {"accuracy": round(accuracy, 4), "stderr": round(math.sqrt(accuracy * (1 - accuracy) / len(right)), 4)}
 
 
-def real_halves(dataset: str = "mnist-10k", size: int = 4500) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two disjoint sets of ``size`` real training digits (fixed split), in [-1, 1]."""
-    images, _ = load_dataset(dataset, "train")
+def real_halves(images: torch.Tensor | None = None, size: int = 4500) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two disjoint sets of ``size`` real training images (fixed split; at most half of them each), in [-1, 1];
+    mnist-10k's when ``images`` is None."""
+    images = training_images()[0] if images is None else images
+    size = min(size, len(images) // 2)
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(1))
-    images = to_unit_range(images[order])
-    return images[:size], images[size : 2 * size]
+    return images[order[:size]], images[order[size : 2 * size]]
 
 
-@functools.cache
-def real_vs_real(dataset: str = "mnist-10k", seed: int = 0) -> float:
-    """The two-sample test's baseline: real digits against other real digits (about 0.5)."""
-    return two_sample_test(*real_halves(dataset), seed)["accuracy"]
+_REAL_VS_REAL: dict[tuple[str, int], float] = {}
+
+
+def real_vs_real(name: str, images: torch.Tensor, seed: int = 0) -> float:
+    """The two-sample test's baseline: real images against other real images of the same data set (about 0.5)."""
+    if (name, seed) not in _REAL_VS_REAL:
+        _REAL_VS_REAL[name, seed] = two_sample_test(*real_halves(images), seed)["accuracy"]
+    return _REAL_VS_REAL[name, seed]
 
 
 def evaluate_generator(G: Generator, classifier: DigitClassifier, n: int = 5000, seed: int = 0,
-                       dataset: str = "mnist-10k") -> dict[str, Any]:
-    """All metrics of one generator as ``{name: value}``."""
-    ref_a, ref_b = real_reference(classifier, dataset)
-    images, latents = generate(G, n, seed)
+                       dataset: str = "mnist-10k", data: str | None = None) -> dict[str, Any]:
+    """All metrics of one generator as ``{name: value}``, against the images of ``dataset`` (or of the dataset
+    tool's ``data`` folder): Frechet distance, two-sample test and copy check, each with its real-vs-real value;
+    class shares by the classifier; CGAN label accuracy (overall and per class); InfoGAN's category effects."""
+    real, real_labels = training_images(dataset, data)
+    ref_a, ref_b = real_reference(classifier, real)
+    # the labels as often as the data has them: the distribution tests compare like with like (unbalanced sets);
+    # label accuracy below is measured on a balanced draw instead, every label equally often
+    weights = None if not G.num_classes or real_labels is None else torch.bincount(real_labels, minlength=G.num_classes)
+    images, latents = generate(G, n, seed, weights)
     feats, preds = classify(classifier, images)
     metrics: dict[str, Any] = {
         "samples": n,
@@ -190,13 +229,17 @@ def evaluate_generator(G: Generator, classifier: DigitClassifier, n: int = 5000,
         "confident_share": confident_share(classifier, feats),
         "confident_share_real": confident_share(classifier, ref_b),
     }
-    metrics |= digit_shares(preds)
-    real_a, _ = real_halves(dataset)
+    metrics |= digit_shares(preds, classifier.num_classes)
+    real_a, _ = real_halves(real)
     c2st = two_sample_test(real_a, images[: len(real_a)], seed)
     metrics |= {"c2st_accuracy": c2st["accuracy"], "c2st_stderr": c2st["stderr"],
-                "c2st_real_vs_real": real_vs_real(dataset, seed)}
+                "c2st_real_vs_real": real_vs_real(data or dataset, real, seed)}
+    if data is not None:  # a small data set of the user's own: does G copy it?
+        metrics |= copy_ratio(images, real, seed=seed)
     if G.num_classes:
-        metrics |= label_accuracy(preds, latents.labels.numpy())
+        balanced, balanced_latents = (images, latents) if weights is None else generate(G, n, seed)
+        _, balanced_preds = classify(classifier, balanced)
+        metrics |= label_accuracy(balanced_preds, balanced_latents.labels.numpy(), G.num_classes)
     if G.num_categories:
         metrics |= category_accuracy(preds, latents.categories.numpy(), G.num_categories)
     if G.num_continuous:
@@ -326,9 +369,11 @@ def main(argv: list[str] | None = None) -> None:
         G, card = load_checkpoint(path, expected_class=Generator)
         G = G.to(PRECISIONS[args.precision])
         dataset = card.get("dataset", "mnist-10k")
+        data = card.get("config", {}).get("data")  # trained on a data set of the dataset tool
         classifier_path = args.classifier or classifier_for(dataset)
-        classifier, _ = load_checkpoint(classifier_path, expected_class=DigitClassifier)
-        metrics = evaluate_generator(G, classifier, args.samples, args.seed, dataset)
+        classifier, classifier_card = load_checkpoint(classifier_path, expected_class=DigitClassifier)
+        metrics = evaluate_generator(G, classifier, args.samples, args.seed, dataset, data)
+        metrics["classifier_test_accuracy"] = classifier_card.get("metrics", {}).get("test_accuracy")
         card_path = checkpoint_paths(path)[1]
         q_path = card_path.with_name(card_path.stem + "-discriminator")
         if G.num_categories and checkpoint_paths(q_path)[1].is_file():  # InfoGAN's Q beside G: the encoder

@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import safe_open
@@ -82,8 +81,13 @@ class Trainer:
     the global batch; ``G`` and ``D`` stay the plain modules, whose state is saved and exported."""
 
     def __init__(self, cfg: TrainConfig, img_shape: tuple[int, int, int], device: torch.device,
-                 world: World = SINGLE_PROCESS) -> None:
+                 world: World = SINGLE_PROCESS, label_counts: torch.Tensor | None = None) -> None:
         g_cls, d_cls = FAMILIES[cfg.family]
+        if cfg.fake_labels not in ("uniform", "data"):
+            raise ValueError(f"fake_labels must be 'uniform' or 'data', got {cfg.fake_labels!r}")
+        # CGAN with fake_labels "data": G's labels drawn as often as the training set has each
+        self.label_weights = (label_counts.double().cpu() if cfg.fake_labels == "data" and label_counts is not None
+                              else None)
         self.cfg, self.device, self.world = cfg, device, world
         self.G: Generator = g_cls(img_shape=img_shape, **cfg.g_kwargs).to(device)
         self.D: nn.Module = d_cls(img_shape=img_shape, **cfg.d_kwargs).to(device)
@@ -127,6 +131,8 @@ class Trainer:
     def prior(self, n: int) -> Any:
         """This rank's rows of ``n`` latents drawn for the global batch (all of them in one process)."""
         latents = self.G.prior(n)
+        if self.label_weights is not None and latents.labels is not None:  # every rank draws the same global batch
+            latents.labels = torch.multinomial(self.label_weights, n, replacement=True)
         if self.world.distributed:
             latents = latents[slice(self.world.rank, None, self.world.size)]
         return latents.to(self.device)
@@ -286,10 +292,10 @@ def training_data(cfg: TrainConfig, data_dir: str | None) -> tuple[torch.Tensor,
     if cfg.family == "cgan" and (ds.labels is None or not names or len(names) < 2):
         raise DataError(f"{cfg.data}: a conditional model needs at least two classes; this data set has "
                         f"{len(names) if names else 'no'} (make it from class sub-folders or a CSV of labels)")
-    images = torch.from_numpy(np.array(ds.images)).permute(0, 3, 1, 2).contiguous()  # a copy in memory
-    labels = torch.zeros(len(images), dtype=torch.long) if ds.labels is None else torch.from_numpy(
-        np.asarray(ds.labels, dtype=np.int64))
-    return images, labels, ds.header["name"], names
+    images, labels = ds.tensors()
+    if labels is None:
+        labels = torch.zeros(len(images), dtype=torch.long)
+    return images, labels, ds.name, names
 
 
 def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: torch.device,
@@ -308,7 +314,8 @@ def train(cfg: TrainConfig, run_dir: Path, checkpoint_dir: Path | None, device: 
     images = to_unit_range(images).to(device)
     labels = labels.to(device)
     torch.manual_seed(cfg.seed)
-    trainer = Trainer(cfg, tuple(images.shape[1:]), device, world)
+    counts = torch.bincount(labels.cpu(), minlength=len(class_names)) if cfg.family == "cgan" and class_names else None
+    trainer = Trainer(cfg, tuple(images.shape[1:]), device, world, counts)
     batch = world.per_process(cfg.batch_size)
     # The global order of every epoch, this rank's rows of it (each global batch's rows rank, rank + N, ...).
     sampler = DistributedSampler(range(len(images)), num_replicas=world.size, rank=world.rank, shuffle=True,

@@ -92,7 +92,10 @@ function conditioningOf(info) {
   return c;
 }
 
-function sampleLink(info, scale = 10) {
+// PNG enlargement for links and the lightbox: about 280 pixels whatever the model's size (10x for 28, 4x for 64)
+const linkScale = () => Math.max(1, Math.round(280 / (model().image_size || 28)));
+
+function sampleLink(info, scale = linkScale()) {
   const params = new URLSearchParams({ seed: info.seed, scale });
   if (info.label !== undefined) params.set("label", info.label);
   if (info.category !== undefined) params.set("category", info.category);
@@ -153,6 +156,9 @@ async function loadModels() {
 async function selectModel(name) {
   state.model = state.models.find((m) => m.name === name);
   history.replaceState(null, "", `#model=${encodeURIComponent(name)}`);
+  // tiles at a whole multiple of the model's pixels: 28-pixel digits at 4x, 64-pixel emoji at 2x
+  const size = state.model.image_size || 28;
+  document.documentElement.style.setProperty("--tile", `${size * Math.max(1, Math.round(112 / size))}px`);
   renderCard(state.model);
   buildDigitButtons();
   buildInfoganControls();

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.helpers import write_shapes
 from training.data import FASHION_DIR, load_dataset
 from training.dataset import Options, build, find_source, read
 
@@ -54,20 +55,7 @@ def test_training_on_a_made_data_set_takes_its_classes_and_names(tmp_path):
     from training.config import PRESETS
     from training.train import train
 
-    root = tmp_path / "shapes"
-    rng = np.random.default_rng(0)
-    for k, name in enumerate(("circle", "square")):
-        (root / name).mkdir(parents=True)
-        for i in range(40):
-            img = Image.new("RGB", (28, 28), (0, 0, 0))
-            shade = tuple(int(v) for v in rng.integers(100, 256, 3))
-            if k:
-                img.paste(shade, (6, 6, 22, 22))
-            else:
-                from PIL import ImageDraw
-
-                ImageDraw.Draw(img).ellipse((6, 6, 22, 22), fill=shade)
-            img.save(root / name / f"{i}.png")
+    root = write_shapes(tmp_path / "shapes")
     build(find_source(root, "folders"), tmp_path / "data" / "shapes", Options(size=28), workers=1)
     cfg = PRESETS["cgan-mnist"].with_overrides(epochs=1, batch_size=16, data=str(tmp_path / "data" / "shapes"),
                                                g_kwargs={"z_dim": 8, "base_channels": 8},

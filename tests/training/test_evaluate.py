@@ -150,3 +150,55 @@ def test_the_copy_check_catches_a_generator_that_memorised_its_data():
     fresh = torch.rand(300, 3, 16, 16, generator=gen).round()  # new images from the same distribution
     assert copy_ratio(memorised, train, n=300)["copy_ratio"] < 0.05
     assert 0.9 < copy_ratio(fresh, train, n=300)["copy_ratio"] < 1.1
+
+
+def test_label_accuracy_is_given_for_each_label_too():
+    result = label_accuracy(np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 2, 0]), num_classes=4)
+    assert result["label_accuracy"] == round(4 / 6, 4)
+    assert result["label_accuracy_per_class"] == [0.5, 0.5, 1.0, None]  # label 3 was never asked for
+
+
+def test_samples_for_the_distribution_tests_take_labels_as_often_as_the_data():
+    from models.cgan import CganGenerator
+    from training.evaluate import generate
+
+    G = CganGenerator(z_dim=4, num_classes=3, base_channels=2).eval()
+    _, balanced = generate(G, 300, seed=0)
+    assert np.bincount(balanced.labels.numpy()).tolist() == [100, 100, 100]
+    _, skewed = generate(G, 300, seed=0, label_counts=torch.tensor([0, 30, 10]))
+    counts = np.bincount(skewed.labels.numpy(), minlength=3)
+    assert counts[0] == 0 and 190 < counts[1] < 260  # three to one, drawn
+    again = generate(G, 300, seed=0, label_counts=torch.tensor([0, 30, 10]))[1]
+    assert torch.equal(again.labels, skewed.labels)
+
+
+def test_the_two_sample_test_works_in_colour_at_64_pixels():
+    from training.evaluate import two_sample_test
+
+    gen = torch.Generator().manual_seed(0)
+    real = torch.rand(400, 3, 64, 64, generator=gen) * 2 - 1
+    other = torch.rand(400, 3, 64, 64, generator=gen) * 2 - 1
+    greyed = other.mean(1, keepdim=True).expand(-1, 3, -1, -1)  # the same noise without its colour
+    assert two_sample_test(real[:200], other[:200], epochs=3)["accuracy"] < 0.65
+    assert two_sample_test(real[:200], greyed[:200], epochs=3)["accuracy"] > 0.9
+
+
+def test_a_generator_of_a_made_data_set_is_judged_against_that_data_set(tmp_path):
+    from models.cgan import CganGenerator
+    from tests.helpers import write_shapes
+    from training.classifier import train_classifier
+    from training.dataset import Options, build, find_source
+    from training.evaluate import evaluate_generator, training_images
+
+    folder = tmp_path / "data" / "shapes"
+    build(find_source(write_shapes(tmp_path / "shapes", per_class=60, side=32), "folders"), folder, Options(size=32),
+          workers=1)
+    card = train_classifier("unused", 1, 0, torch.device("cpu"), tmp_path / "ckpt", data=folder, batch_size=16)
+    classifier, _ = load_checkpoint(tmp_path / "ckpt" / card["name"], expected_class=DigitClassifier)
+    real, labels = training_images(data=str(folder))
+    assert real.shape == (120, 3, 32, 32) and labels.tolist() == [0] * 60 + [1] * 60
+    G = CganGenerator(z_dim=4, num_classes=2, img_shape=(3, 32, 32), base_channels=2).eval()
+    m = evaluate_generator(G, classifier, n=100, data=str(folder))
+    assert m["c2st_accuracy"] > 0.8  # an untrained G is told apart from the shapes
+    assert 0.3 < m["c2st_real_vs_real"] < 0.7 and m["copy_ratio"] > 1  # it copies nothing
+    assert len(m["label_accuracy_per_class"]) == 2 and len(m["digit_shares"]) == 2

@@ -210,3 +210,20 @@ def test_tensorboard_events_hold_the_losses_rates_and_sample_grids(tmp_path, dat
     assert len(events.Scalars("loss/g")) == 6 and all(0 <= e.value <= 1 for e in events.Scalars("d/real (D(x))"))
     images = events.Images("samples (fixed seeds)")  # one an epoch: 4 steps, then 2 of the second
     assert [i.step for i in images] == [1, 2] and images[0].width > 0 and images[0].height > 0
+
+
+@pytest.mark.unit
+def test_fake_labels_follow_the_data_when_asked():
+    from training.train import Trainer
+
+    counts = torch.tensor([0, 90, 10])
+    cfg = tiny_config("cgan", fake_labels="data").with_overrides(g_kwargs=TINY["cgan"][0] | {"num_classes": 3},
+                                                                  d_kwargs=TINY["cgan"][1] | {"num_classes": 3})
+    drawn = Trainer(cfg, (1, 28, 28), torch.device("cpu"), label_counts=counts).prior(1000).labels
+    share = torch.bincount(drawn, minlength=3) / 1000
+    assert share[0] == 0 and 0.85 < share[1] < 0.95
+    uniform = Trainer(cfg.with_overrides(fake_labels="uniform"), (1, 28, 28), torch.device("cpu"),
+                      label_counts=counts).prior(1000).labels
+    assert (torch.bincount(uniform, minlength=3) > 250).all()
+    with pytest.raises(ValueError, match="fake_labels"):
+        Trainer(cfg.with_overrides(fake_labels="balanced"), (1, 28, 28), torch.device("cpu"))
