@@ -323,18 +323,19 @@ def evaluate_encoder(D: InfoganDiscriminator, G: Generator, category_to_digit: l
 
 @torch.inference_mode()
 def write_grids(G: Generator, name: str, out_dir: Path) -> list[Path]:
-    """A 10x10 sample grid (CGAN: each row one z, each column one label; InfoGAN: rows = categories),
-    plus, for InfoGAN, one sweep grid per continuous code (rows = categories, columns = -2..2)."""
+    """A 10x10 sample grid (CGAN: each row one z, each column one label, so as many columns as labels; InfoGAN:
+    rows = categories), plus, for InfoGAN, one sweep grid per continuous code (rows = categories, columns = -2..2)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(2026)
-    latents = G.prior(100, gen)
+    columns = G.num_classes or 10
+    latents = G.prior(10 * columns, gen)
     if G.num_classes:
-        latents.z = latents.z[:10].repeat_interleave(10, dim=0)
-        latents.labels = torch.arange(100) % 10
+        latents.z = latents.z[:10].repeat_interleave(columns, dim=0)
+        latents.labels = torch.arange(10 * columns) % columns
     if G.num_categories:
         latents.categories = torch.arange(100) // 10 % G.num_categories
     paths = [out_dir / f"{name}.png"]
-    save_grid(G(latents), str(paths[0]), columns=10)
+    save_grid(G(latents), str(paths[0]), columns=columns)
     for code in range(G.num_continuous):
         sweep = G.prior(G.num_categories * 9, torch.Generator().manual_seed(7))
         sweep.z = sweep.z[:1].expand(len(sweep.z), -1).clone()
@@ -346,9 +347,31 @@ def write_grids(G: Generator, name: str, out_dir: Path) -> list[Path]:
     return paths
 
 
-def classifier_for(dataset: str) -> Path:
-    """The shipped classifier that judges generators of ``dataset`` (the one `training.classifier` names)."""
-    return REPO_ROOT / "checkpoints" / f"classifier-{dataset.removesuffix('-10k')}"
+def write_board(folder: Path, metrics: dict[str, Any], step: int, grid: Path | None = None) -> None:
+    """The evaluation figures as TensorBoard scalars (``eval/NAME``, lists as ``eval/NAME/i``) at the run's last step,
+    beside its training curves (``--tensorboard runs/NAME/tensorboard``), and the sample grid as an image."""
+    from training.train import board_writer
+
+    board = board_writer(folder)
+    for key, value in metrics.items():
+        values = value if isinstance(value, list) else [value]
+        for i, v in enumerate(values):
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                board.add_scalar(f"eval/{key}" + (f"/{i}" if isinstance(value, list) else ""), v, step)
+    if grid is not None:
+        from PIL import Image
+
+        board.add_image("eval/samples", np.asarray(Image.open(grid).convert("RGB")), step, dataformats="HWC")
+    board.close()
+
+
+def classifier_for(dataset: str, beside: Path | None = None) -> Path:
+    """The classifier that judges generators of ``dataset`` (the one `training.classifier` names): in the generator's
+    own folder when there is one there, else the shipped one in checkpoints/."""
+    name = f"classifier-{dataset.removesuffix('-10k')}"
+    if beside is not None and checkpoint_paths(beside / name)[1].is_file():
+        return beside / name
+    return REPO_ROOT / "checkpoints" / name
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -360,6 +383,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grids-dir", type=Path, default=REPO_ROOT / "docs" / "samples")
     parser.add_argument("--no-write", action="store_true", help="print the figures, leave the card as it is")
+    parser.add_argument("--tensorboard", type=Path, help="also write the figures as TensorBoard scalars into this "
+                        "folder (the run's: runs/NAME/tensorboard), at the card's last training step")
     parser.add_argument("--precision", choices=sorted(PRECISIONS), default="float32",
                         help="run the generator in this type (as GAN_PRECISION serves it); other than float32 "
                         "implies --no-write")
@@ -370,7 +395,7 @@ def main(argv: list[str] | None = None) -> None:
         G = G.to(PRECISIONS[args.precision])
         dataset = card.get("dataset", "mnist-10k")
         data = card.get("config", {}).get("data")  # trained on a data set of the dataset tool
-        classifier_path = args.classifier or classifier_for(dataset)
+        classifier_path = args.classifier or classifier_for(dataset, checkpoint_paths(path)[1].parent)
         classifier, classifier_card = load_checkpoint(classifier_path, expected_class=DigitClassifier)
         metrics = evaluate_generator(G, classifier, args.samples, args.seed, dataset, data)
         metrics["classifier_test_accuracy"] = classifier_card.get("metrics", {}).get("test_accuracy")
@@ -380,9 +405,12 @@ def main(argv: list[str] | None = None) -> None:
             D, _ = load_checkpoint(q_path, expected_class=InfoganDiscriminator)
             metrics |= evaluate_encoder(D, G, metrics["category_to_digit"], args.samples, args.seed, dataset)
         print(card["name"], args.precision, metrics)
+        grids = None
         if not args.no_write and args.precision == "float32":
-            write_grids(G, card["name"], args.grids_dir)
+            grids = write_grids(G, card["name"], args.grids_dir)
             update_card(path, metrics=metrics | {"classifier": classifier_path.name, "eval_seed": args.seed})
+        if args.tensorboard is not None:
+            write_board(args.tensorboard, metrics, card.get("steps", 0), grids[0] if grids else None)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -202,3 +204,35 @@ def test_a_generator_of_a_made_data_set_is_judged_against_that_data_set(tmp_path
     assert m["c2st_accuracy"] > 0.8  # an untrained G is told apart from the shapes
     assert 0.3 < m["c2st_real_vs_real"] < 0.7 and m["copy_ratio"] > 1  # it copies nothing
     assert len(m["label_accuracy_per_class"]) == 2 and len(m["digit_shares"]) == 2
+
+
+def test_evaluation_writes_its_figures_into_the_runs_tensorboard_and_a_grid_per_label(tmp_path):
+    from PIL import Image
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from models.cgan import CganGenerator
+    from models.checkpoint import save_checkpoint
+    from tests.helpers import write_shapes
+    from training.classifier import train_classifier
+    from training.dataset import Options, build, find_source
+    from training.evaluate import main
+
+    folder = tmp_path / "data" / "shapes"
+    build(find_source(write_shapes(tmp_path / "shapes", per_class=20, side=32), "folders"), folder, Options(size=32),
+          workers=1)
+    train_classifier("unused", 1, 0, torch.device("cpu"), tmp_path / "ckpt", data=folder, batch_size=16)
+    G = CganGenerator(z_dim=4, num_classes=2, img_shape=(3, 32, 32), base_channels=2)
+    save_checkpoint(G, tmp_path / "ckpt" / "tiny", {"kind": "generator", "dataset": "shapes", "steps": 7,
+                                                   "config": {"data": str(folder)}})
+    main([str(tmp_path / "ckpt" / "tiny"), "--samples", "60", "--grids-dir", str(tmp_path / "grids"),
+          "--tensorboard", str(tmp_path / "board")])
+    events = EventAccumulator(str(tmp_path / "board"))
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    wanted = {"eval/c2st_accuracy", "eval/copy_ratio", "eval/label_accuracy", "eval/label_accuracy_per_class/1"}
+    assert wanted <= scalars, scalars
+    assert events.Scalars("eval/c2st_accuracy")[0].step == 7 and events.Images("eval/samples")
+    card = json.loads((tmp_path / "ckpt" / "tiny.json").read_text())
+    assert card["metrics"]["classifier"] == "classifier-shapes" and "copy_ratio" in card["metrics"]
+    width, height = Image.open(tmp_path / "grids" / "tiny.png").size  # a column a label, ten rows (PNG enlarged)
+    assert width * (10 * 32 + 11 * 2) == height * (2 * 32 + 3 * 2)
