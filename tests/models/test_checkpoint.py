@@ -88,3 +88,4 @@ def test_expected_class_is_enforced(tmp_path):
     save_checkpoint(DigitClassifier(), tmp_path / "c", {})
     with pytest.raises(CheckpointError, match="expected a Generator"):
         load_checkpoint(tmp_path / "c", expected_class=Generator)
+
