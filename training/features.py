@@ -4,11 +4,14 @@
     python -m training.features --discriminator runs/export/dcgan-mnist-discriminator --sizes 100 1000
 
 The paper's procedure: every convolutional layer of D (after its activation) max-pooled to a 4 x 4 grid,
-flattened and concatenated, then a regularised linear L2-SVM (squared hinge loss: scikit-learn's LinearSVC) on
-those features. Trained on 100 (ten of each digit), 1,000 and all 9,000 labelled training digits; the test error
-is on the 1,000 held-out digits. Beside D's features: the raw pixels, and a randomly initialised D of the same
-shape (the control: what the architecture gives without GAN training). Features are standardised on the training
-subset; the SVM's C is chosen by 3-fold cross-validation on that subset alone. The last line printed is one JSON
+flattened and concatenated, then a regularised linear L2-SVM (squared hinge loss) on those features. Trained on 100
+(ten of each digit), 1,000 and all 9,000 labelled training digits; the test error is on the 1,000 held-out digits.
+Beside D's features: the raw pixels, and a randomly initialised D of the same shape (the control: what the
+architecture gives without GAN training). Features are standardised on the training subset; the SVM's C is chosen
+by 3-fold cross-validation on that subset alone. The SVM is fitted by averaged stochastic gradient descent
+(scikit-learn's SGDClassifier, squared hinge, L2 penalty alpha = 1 / (C n), 30 epochs, fixed seed), the solver that
+fits 9,000 x 5,376 features: liblinear's exact primal solver (LinearSVC) took minutes a fit there (39 of them), and
+on the same features and C both erred on the same share of the held-out digits. The last line printed is one JSON
 object: ``{"100": {"d": e, "pixels": e, "random_d": e}, "1000": {...}, "9000": {...}}`` (errors in [0, 1]).
 """
 
@@ -16,17 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import LinearSVC
 
 from models.checkpoint import load_checkpoint
 from models.dcgan import DcganDiscriminator
@@ -57,13 +59,29 @@ def labelled_subset(labels: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
     return np.concatenate([rng.permutation(np.flatnonzero(labels == d))[:per_class] for d in range(10)])
 
 
+class SquaredHingeSVM(BaseEstimator, ClassifierMixin):
+    """A linear L2-SVM with the squared hinge loss, ``C * sum(loss) + |w|^2 / 2`` as LinearSVC's, fitted by averaged
+    SGD (one-vs-rest): the penalty ``alpha = 1 / (C n)`` is the same objective divided by ``C n``."""
+
+    def __init__(self, C: float = 1e-3, epochs: int = 30, seed: int = 0) -> None:  # noqa: N803 - scikit-learn's name
+        self.C, self.epochs, self.seed = C, epochs, seed
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> SquaredHingeSVM:
+        self.model_ = SGDClassifier(loss="squared_hinge", penalty="l2", alpha=1.0 / (self.C * len(x)),
+                                    max_iter=self.epochs, tol=None, average=True, random_state=self.seed,
+                                    n_jobs=available_cpus()).fit(x, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.model_.predict(x)
+
+
 def svm_error(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray) -> float:
     """Test error of a linear L2-SVM, its C picked by 3-fold cross-validation on the training rows."""
-    search = GridSearchCV(make_pipeline(StandardScaler(), LinearSVC(dual="auto", max_iter=2000)),
-                          {"linearsvc__C": C_GRID}, cv=3, n_jobs=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        search.fit(train_x, train_y)
+    search = GridSearchCV(make_pipeline(StandardScaler(), SquaredHingeSVM()), {"squaredhingesvm__C": C_GRID}, cv=3,
+                          n_jobs=1)
+    search.fit(train_x, train_y)
     return round(float(1.0 - search.score(test_x, test_y)), 4)
 
 
