@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import subprocess
@@ -10,7 +11,7 @@ import sys
 import pytest
 from PIL import Image
 
-from gan_client.client import GanClient, GanClientError, main
+from gan_client.client import AsyncGanClient, GanClient, GanClientError, InvalidRequest, Unauthorized, main
 from tests.helpers import CHECKPOINTS, REPO_ROOT
 from tests.server import free_port, running_server
 
@@ -96,3 +97,76 @@ def test_cli_uses_gan_url_and_reports_errors(url, tmp_path):
     down = subprocess.run([sys.executable, "-m", "gan_client", "--url", f"http://127.0.0.1:{free_port()}", "models"],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert down.returncode == 1 and "cannot reach" in down.stderr
+
+
+def pixels(png: bytes) -> tuple:
+    image = Image.open(io.BytesIO(png))
+    return image.size, image.tobytes()
+
+
+def test_client_names_the_field_of_a_422(url):
+    with GanClient(url) as client:
+        with pytest.raises(InvalidRequest, match=r"terms\.0\.seeds") as info:
+            client.arithmetic("dcgan-mnist", [{"seeds": []}])
+        assert info.value.field == "terms.0.seeds" and info.value.detail[0]["loc"] == ["body", "terms", 0, "seeds"]
+        with pytest.raises(InvalidRequest, match="n: ") as info:
+            client.sample_png("dcgan-mnist", n=300)
+        assert info.value.field == "n" and info.value.status == 422
+
+
+def test_sample_png_and_encode(url, tmp_path):
+    with GanClient(url) as client:
+        linked = client.sample_png("dcgan-mnist", seed=3, n=4, scale=2)
+        assert pixels(linked) == pixels(client.generate_png("dcgan-mnist", n=4, seed=3, scale=2))
+        assert pixels(linked)[0][0] > 2 * 2 * 28  # a 2 x 2 grid, enlarged twice
+        digit = client.generate_png("infogan-mnist", seed=11, category=3, codes=[0.0, 0.0], scale=4)
+        path = tmp_path / "digit.png"
+        path.write_bytes(digit)
+        reads = [client.encode("infogan-mnist", image) for image in (digit, path, Image.open(path))]
+        read = reads[0]
+        assert read.category == 3 and len(read.probabilities) == 10 and len(read.codes) == 2
+        assert read.seen.size == (28, 28) and read.model_version == client.model("infogan-mnist").version
+        assert all((r.category, r.probabilities, r.codes) == (read.category, read.probabilities, read.codes)
+                   for r in reads)
+
+
+def test_the_async_client_generates_and_encodes(url):
+    with GanClient(url) as client:
+        expected = client.generate(model="cgan-mnist", label=7, n=4, seed=100)
+        digit = client.generate_png("infogan-mnist", seed=11, category=7, scale=4)
+        expected_read = client.encode("infogan-mnist", digit)
+
+    async def both():
+        async with AsyncGanClient(url) as client:
+            return await asyncio.gather(client.generate(model="cgan-mnist", label=7, n=4, seed=100),
+                                        client.encode("infogan-mnist", digit))
+
+    samples, read = asyncio.run(both())
+    assert [s.seed for s in samples] == [100, 101, 102, 103] and all(s.label == 7 for s in samples)
+    assert [s.image.tobytes() for s in samples] == [s.image.tobytes() for s in expected]
+    assert (read.category, read.codes, read.digit) == (expected_read.category, expected_read.codes, expected_read.digit)
+
+
+def test_cli_writes_to_stdout_takes_negative_codes_and_the_url_after_the_command(url, capsysbinary):
+    args = ["generate", "--model", "infogan-mnist", "--category", "2", "--codes", "-1,0.5", "--seed", "4", "-o", "-",
+            "--url", url]
+    assert main(args) == 0
+    written = capsysbinary.readouterr().out
+    with GanClient(url) as client:
+        assert pixels(written) == pixels(client.generate_png("infogan-mnist", seed=4, category=2, codes=[-1, 0.5]))
+
+
+def test_api_keys_from_the_argument_the_environment_and_the_cli(monkeypatch):
+    monkeypatch.delenv("GAN_API_KEY", raising=False)
+    with running_server({"GAN_CHECKPOINT_DIR": CHECKPOINTS, "GAN_API_KEYS": "key-one"}) as keyed:
+        with GanClient(keyed) as client:
+            with pytest.raises(Unauthorized) as info:
+                client.models()
+            assert info.value.status == 401 and info.value.field == "authorization"
+        with GanClient(keyed, api_key="key-one") as client:
+            assert client.generate("dcgan-mnist", seed=1)[0].seed == 1
+        assert main(["models", "--url", keyed, "--api-key", "key-one"]) == 0
+        env = os.environ | {"GAN_URL": keyed, "GAN_API_KEY": "key-one"}
+        done = subprocess.run([sys.executable, "-m", "gan_client", "models"], cwd=REPO_ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "dcgan-mnist" in done.stdout, done.stderr
