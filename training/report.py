@@ -17,9 +17,9 @@ def pct(value: float | None) -> str:
 
 
 def model_table(directory: Path) -> str:
-    rows = ["| model | family | FD (real vs real) | two-sample test (real vs real) | confident (real) | digit shares "
-            "| label acc. | category acc. | epochs | training |",
-            "|---|---|---:|---:|---:|---|---:|---:|---:|---|"]
+    rows = ["| model | family | FD (real vs real) | two-sample test (real vs real) | confident (real) | class shares "
+            "| label acc. | category acc. | copy ratio | epochs | training |",
+            "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|"]
     for path in sorted(directory.glob("*.json")):
         card = read_card(path)
         if card.get("kind") != "generator":
@@ -32,7 +32,7 @@ def model_table(directory: Path) -> str:
             f"| `{card['name']}` | {card['family']} | {m.get('frechet_distance', '')} "
             f"({m.get('frechet_distance_real_vs_real', '')}) | {c2st} | {pct(m.get('confident_share'))} "
             f"({pct(m.get('confident_share_real'))}) | {shares} | {pct(m.get('label_accuracy'))} "
-            f"| {pct(m.get('category_accuracy'))} | {card.get('epochs')} "
+            f"| {pct(m.get('category_accuracy'))} | {m.get('copy_ratio', '')} | {card.get('epochs')} "
             f"| {card.get('training_time_s', 0) / 60:.0f} min, {card.get('device')} |"
         )
     return "\n".join(rows)
