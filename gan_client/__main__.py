@@ -1,5 +1,5 @@
 """``python -m gan_client``: the same as ``gan-client``."""
 
-from gan_client.client import cli
+from gan_client.cli import cli
 
 cli()

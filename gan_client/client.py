@@ -1,52 +1,25 @@
-"""A typed Python client (sync and async) and the ``gan-client`` command line for the GAN Studio service.
-
-    from gan_client import AsyncGanClient, GanClient
-    with GanClient("http://localhost:8000", api_key="...") as client:     # api_key: else $GAN_API_KEY
-        samples = client.generate(model="cgan-mnist", label=7, n=16, seed=1)
-        samples[0].image.save("seven.png")                                 # PIL images, each with its seed
-        png = client.sample_png("dcgan-mnist", seed=3, n=16)               # GET /models/{name}/sample.png
-        read = client.encode("infogan-mnist", "digit.png")                 # .digit, .category, .codes, .seen
-        cards = client.models()                                            # ModelCards: .z_dim, .metrics, ...
-    async with AsyncGanClient("http://localhost:8000") as client:          # the same methods, awaited
-        samples = await client.generate(model="cgan-mnist", label=7, n=16, seed=1)
-
-    gan-client --url http://localhost:8000 generate --model cgan-mnist --label 7 --n 16 -o sevens.png
-    gan-client models
-    gan-client sample --model dcgan-mnist --seed 3 --n 16 -o - > grid.png
-    gan-client generate --model infogan-mnist --category 2 --codes -1,0.5 -o two.png --url http://host:8000
-    gan-client encode --model infogan-mnist digit.png [--json]
-    gan-client arithmetic --model dcgan-mnist --term 1,2,3 --term 4,5,6:-1 --term 7,8,9 --neighbors 8 -o sum.png
-    gan-client interpolate --model dcgan-mnist --start 1 --end 2 --steps 10 -o walk.png
-    gan-client sweep --model infogan-mnist --vary 0 --seed 3 -o sweep.png
-
-The URL also comes from GAN_URL (default http://localhost:8000), the API key from GAN_API_KEY (sent as
-``Authorization: Bearer``); --url and --api-key go before or after the command. ``-o -`` writes the PNG to
-standard output.
+"""The request layer of the GAN Studio client and its two clients on it: ``GanClient`` (httpx.Client) and
+``AsyncGanClient`` (httpx.AsyncClient, the same methods awaited). Each API method builds one ``Call`` (what to
+send, how to read a good answer) in ``BaseClient``; each client only sends it, trying again where that is safe.
 
 Retries: a 429 or 503 answer, or a connection that failed or broke, is tried again up to ``retries`` times (3),
 after the answer's Retry-After (at most 30 s) or 0.25, 0.5, 1 s, ... -- but only for a request whose answer the
 request fixes: every GET, POST /generate with a seed or seeds, and POST /latent/arithmetic, /latent/interpolate,
 /infogan/sweep and /infogan/encode (their seeds default to 0 and their latents are seeds or z vectors). A
 /generate without a seed draws one on the server and is never sent twice. A read timeout is not retried either
-(the server may still be working on it). Errors are ``GanClientError`` subclasses with ``status``, ``detail`` (the
-server's error items) and ``field`` (``n``, ``terms.0.seeds``).
+(the server may still be working on it). Errors are ``GanClientError`` subclasses (gan_client.errors).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import io
-import json
 import numbers
 import os
-import re
-import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, fields
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -54,6 +27,9 @@ from urllib.parse import quote
 import httpx
 import numpy as np
 from PIL import Image
+
+from gan_client.errors import ServiceUnreachable, error_for, retry_after
+from gan_client.results import Encoding, ModelCard, Sample
 
 DEFAULT_URL = "http://localhost:8000"
 DEFAULT_TIMEOUT_S = 60.0
@@ -66,199 +42,9 @@ RETRIED_STATUSES = frozenset({429, 503})
 RETRIED_ERRORS = (httpx.NetworkError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
 # POST routes whose answer is a pure function of the body: no random choice is left to the server.
 DETERMINISTIC_POSTS = frozenset({"/latent/arithmetic", "/latent/interpolate", "/infogan/sweep", "/infogan/encode"})
-LOCATIONS = frozenset({"body", "query", "path", "header"})
 
 T = TypeVar("T")
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
-
-
-# --- errors --------------------------------------------------------------------------------------------------
-def field_of(loc: Sequence[str | int]) -> str | None:
-    """The request field an error item points at, dotted: ``["body", "terms", 0, "seeds"]`` -> ``terms.0.seeds``;
-    None for the request as a whole (``["body"]`` or ``[]``)."""
-    parts = list(loc)[1:] if loc and loc[0] in LOCATIONS else list(loc)
-    return ".".join(str(p) for p in parts) or None
-
-
-class GanClientError(RuntimeError):
-    """The server could not be reached, or answered with an error. ``status`` is the HTTP status (None when there
-    was no answer), ``detail`` the server's error items (``[{"loc", "msg", "type"}]``), ``field`` the first item's
-    field (``n``, ``terms.0.seeds``; None for the request as a whole), ``retry_after`` the seconds the server asked
-    to wait (429, 503)."""
-
-    def __init__(self, message: str, status: int | None = None, detail: list[dict[str, Any]] | None = None,
-                 retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status, self.detail, self.retry_after = status, detail or [], retry_after
-
-    @property
-    def fields(self) -> list[str]:
-        return [f for f in (field_of(item.get("loc") or []) for item in self.detail) if f]
-
-    @property
-    def field(self) -> str | None:
-        return next(iter(self.fields), None)
-
-
-class ServiceUnreachable(GanClientError):
-    """No answer: the server is down, the URL is wrong, or the connection broke or timed out."""
-
-
-class Unauthorized(GanClientError):
-    """401: the server wants an API key (``api_key=`` or GAN_API_KEY) and got none, or a wrong one."""
-
-
-class NotFound(GanClientError):
-    """404: an unknown model (``field`` is ``model``, or ``name`` for a path)."""
-
-
-class InvalidRequest(GanClientError):
-    """422: a value out of bounds or not fitting the model; ``field`` names it."""
-
-
-class RateLimited(GanClientError):
-    """429: over the server's rate limit, still after the retries (or for a request that is not retried)."""
-
-
-class ServiceUnavailable(GanClientError):
-    """503: the model failed to load, or the server is busy (queue full, queue timeout)."""
-
-
-ERRORS = {401: Unauthorized, 404: NotFound, 422: InvalidRequest, 429: RateLimited, 503: ServiceUnavailable}
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    """The Retry-After header in seconds (a number or an HTTP date), None when absent or unreadable."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-def error_for(response: httpx.Response, path: str) -> GanClientError:
-    """The error answer as an exception whose message names each field: ``422 from /generate: n: ...``."""
-    try:
-        detail = response.json().get("detail")
-    except (ValueError, AttributeError):
-        detail = None
-    if isinstance(detail, str):  # not this API's shape (a proxy's error, say), but readable
-        detail = [{"loc": [], "msg": detail}]
-    if not isinstance(detail, list):
-        text = response.text.strip()[:200] or response.reason_phrase
-        detail, message = [], text
-    else:
-        detail = [d if isinstance(d, dict) else {"msg": str(d)} for d in detail]
-        message = "; ".join(f"{field_of(d.get('loc') or []) or 'request'}: {d.get('msg')}" for d in detail)
-    kind = ERRORS.get(response.status_code, GanClientError)
-    return kind(f"{response.status_code} from {path}: {message}", response.status_code, detail,
-                retry_after(response))
-
-
-# --- results -------------------------------------------------------------------------------------------------
-def decode_png(text: str) -> Image.Image:
-    image = Image.open(io.BytesIO(base64.b64decode(text)))
-    image.load()
-    return image
-
-
-def split_known(cls: type, item: dict[str, Any], skip: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``item``'s keys that are fields of the dataclass ``cls``, and the rest (for ``extra``)."""
-    names = {f.name for f in fields(cls)} - {"extra", *skip}
-    return {k: v for k, v in item.items() if k in names}, {k: v for k, v in item.items() if k not in names}
-
-
-@dataclass
-class Sample:
-    """One generated image and what made it."""
-
-    image: Image.Image
-    seed: int | None = None
-    label: int | None = None
-    label_name: str | None = None
-    category: int | None = None
-    codes: list[float] | None = None
-    z: list[float] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, item: dict[str, Any]) -> Sample:
-        item = dict(item)
-        image = decode_png(item.pop("png"))
-        known, extra = split_known(cls, item, skip=["image"])
-        return cls(image=image, **known, extra=extra)
-
-
-@dataclass
-class ModelCard:
-    """One model's card from GET /models: sizes, conditioning, training and measured quality. Keys this client
-    does not know (a newer server's) are kept in ``extra``; ``card["z_dim"]`` reads like ``card.z_dim``."""
-
-    name: str
-    family: str
-    image_size: int
-    channels: int
-    z_dim: int
-    dataset: str | None = None
-    num_classes: int | None = None
-    num_categories: int | None = None
-    num_continuous: int | None = None
-    class_names: list[str] | None = None
-    encoder: bool = False
-    metrics: dict[str, Any] = field(default_factory=dict)
-    version: str = ""
-    epochs: int | None = None
-    steps: int | None = None
-    training_time_s: float | None = None
-    training_device: str | None = None
-    loaded_at: str | None = None
-    refused: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, item: dict[str, Any]) -> ModelCard:
-        known, extra = split_known(cls, item)
-        return cls(**known, extra=extra)
-
-    def __getitem__(self, key: str) -> Any:  # cards were dicts before they were typed
-        if key != "extra" and key in {f.name for f in fields(self)}:
-            return getattr(self, key)
-        return self.extra[key]
-
-
-@dataclass
-class Encoding:
-    """What InfoGAN's Q read in an image (POST /infogan/encode)."""
-
-    model: str
-    category: int
-    probabilities: list[float]
-    codes: list[float]
-    seen: Image.Image  # the 28 x 28 image Q read, after MNIST-like preparation
-    model_version: str
-    digit: int | None = None
-    digit_probabilities: list[float] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, item: dict[str, Any]) -> Encoding:
-        item = dict(item)
-        seen = decode_png(item.pop("seen"))
-        known, extra = split_known(cls, item, skip=["seen"])
-        return cls(seen=seen, **known, extra=extra)
-
-    def summary(self) -> str:
-        """One line: ``digit 6 (category 3, p 0.97); codes -0.12, 0.4``."""
-        p = max(self.probabilities)
-        what = (f"digit {self.digit} (category {self.category}, p {p:.2f})" if self.digit is not None
-                else f"category {self.category} (p {p:.2f})")
-        return f"{what}; codes {', '.join(f'{c:g}' for c in self.codes)}"
 
 
 # --- requests, shared by both clients ------------------------------------------------------------------------
@@ -519,188 +305,3 @@ class AsyncGanClient(BaseClient):
             await self.sleep(outcome.seconds)
             attempt += 1
 
-
-# --- command line --------------------------------------------------------------------------------------------
-class UsageError(Exception):
-    """A mistake on the command line found before any request: one line on stderr, exit code 2."""
-
-
-def label_arg(text: str) -> int | str:
-    """--label 7 is the index 7, --label sneaker a class name."""
-    return int(text) if text.strip().isdecimal() else text
-
-
-def parse_term(text: str) -> dict[str, Any]:
-    """``1,2,3`` or ``1,2,3:-1`` (seeds, then an optional weight)."""
-    seeds, _, weight = text.partition(":")
-    try:
-        return {"seeds": [int(s) for s in seeds.split(",")], "weight": float(weight) if weight else 1.0}
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad term {text!r}: expected seeds like 1,2,3 or 1,2,3:-1") from None
-
-
-def floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-
-
-NUMBER_LIST_OPTIONS = ("--codes",)
-STARTS_NEGATIVE = re.compile(r"-\.?\d")
-
-
-def join_negative_values(argv: Sequence[str]) -> list[str]:
-    """``--codes -1,0.5`` as ``--codes=-1,0.5``: argparse takes a word that starts with '-' for an option unless it
-    is a single negative number."""
-    out: list[str] = []
-    for word in argv:
-        if out and out[-1] in NUMBER_LIST_OPTIONS and STARTS_NEGATIVE.match(word):
-            out[-1] = f"{out[-1]}={word}"
-        else:
-            out.append(word)
-    return out
-
-
-def connection_options(parser: argparse.ArgumentParser, default: Any) -> None:
-    """--url and --api-key, on the main parser (default None) and on each command (default SUPPRESS, so that a
-    value given before the command is not overwritten by the command's default)."""
-    parser.add_argument("--url", default=default, help=f"service URL (default: $GAN_URL or {DEFAULT_URL})")
-    parser.add_argument("--api-key", default=default, help="API key, sent as Authorization: Bearer (default: "
-                        "$GAN_API_KEY)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gan-client", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    connection_options(parser, None)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help)
-        connection_options(p, argparse.SUPPRESS)
-        p.add_argument("--model", required=True)
-        return p
-
-    def image_command(name: str, help: str) -> argparse.ArgumentParser:
-        p = command(name, help)
-        p.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write; - for standard output")
-        p.add_argument("--scale", type=int, default=1)
-        p.add_argument("--columns", type=int)
-        return p
-
-    def conditioning(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--label", type=label_arg, help="CGAN class: an index (a digit) or a class name (sneaker)")
-        p.add_argument("--category", type=int, help="InfoGAN category")
-        p.add_argument("--codes", type=floats, help="InfoGAN continuous codes, e.g. -1,0.5")
-
-    models = sub.add_parser("models", help="list the models and their measured quality")
-    connection_options(models, argparse.SUPPRESS)
-    for name, help in (("generate", "generate images (a grid when --n > 1)"),
-                       ("sample", "the same by GET /models/{name}/sample.png (cached by the server with a seed)")):
-        g = image_command(name, help)
-        g.add_argument("--n", type=int, default=1)
-        g.add_argument("--seed", type=int)
-        conditioning(g)
-    a = image_command("arithmetic", "z-vector arithmetic: sum of weight x mean z of each term's seeds")
-    a.add_argument("--term", type=parse_term, action="append", required=True, help="seeds[:weight], e.g. 4,5,6:-1")
-    a.add_argument("--neighbors", type=int, default=0)
-    a.add_argument("--seed", type=int, default=0)
-    conditioning(a)
-    i = image_command("interpolate", "a strip from one seed's image to another's")
-    i.add_argument("--start", type=int, required=True)
-    i.add_argument("--end", type=int, required=True)
-    i.add_argument("--steps", type=int, default=8)
-    i.add_argument("--method", choices=["slerp", "lerp"], default="slerp")
-    conditioning(i)
-    s = image_command("sweep", "an InfoGAN sweep grid")
-    s.add_argument("--vary", default="category", help='"category" or a continuous code index')
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--steps", type=int, default=9)
-    s.add_argument("--rows", type=int, default=4)
-    s.add_argument("--codes", type=floats, help="fixed values of the other codes, e.g. -1,0.5")
-    e = command("encode", "InfoGAN reads a digit: its category, the digit and the continuous codes")
-    e.add_argument("image", help="an image file (PNG, JPEG, ...); - for standard input")
-    e.add_argument("--json", action="store_true", help="print the answer as JSON (without the seen image)")
-    return parser
-
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    return build_parser().parse_args(join_negative_values(sys.argv[1:] if argv is None else argv))
-
-
-def check_output(output: Path | None) -> None:
-    """A missing folder is found before the server does the work."""
-    if output is not None and str(output) != "-" and not output.parent.is_dir():
-        raise UsageError(f"cannot write {output}: the folder {output.parent} does not exist")
-
-
-def write_png(output: Path, png: bytes) -> str | None:
-    """The PNG to its file (a line to print) or, for ``-`` to standard output (nothing to print then)."""
-    if str(output) == "-":
-        sys.stdout.buffer.write(png)
-        sys.stdout.buffer.flush()
-        return None
-    output.write_bytes(png)
-    return f"wrote {output} ({len(png)} bytes)"
-
-
-def run(args: argparse.Namespace, client: GanClient) -> str | None:
-    if args.command == "models":
-        rows = []
-        for card in client.models():
-            m = card.metrics
-            quality = ", ".join(f"{k} {m[k]}" for k in ("frechet_distance", "label_accuracy", "category_accuracy",
-                                                          "digit_share_min", "digit_share_max") if k in m)
-            rows.append(f"{card.name:16} {card.family:8} {card.dataset or '':12} {quality}")
-        return "\n".join(rows)
-    if args.command == "encode":
-        data = sys.stdin.buffer.read() if args.image == "-" else Path(args.image).read_bytes()
-        read = client.encode(args.model, data)
-        if args.json:
-            told = {f.name: getattr(read, f.name) for f in fields(read) if f.name not in ("seen", "extra")}
-            return json.dumps(told | read.extra)
-        return read.summary()
-    cond = {"label": args.label, "category": args.category, "codes": args.codes} if hasattr(args, "label") else {}
-    common = {"model": args.model, "scale": args.scale, "columns": args.columns}
-    if args.command == "generate":
-        png = client.generate_png(**common, **cond, n=args.n, seed=args.seed)
-    elif args.command == "sample":
-        png = client.sample_png(**common, **cond, n=args.n, seed=args.seed)
-    elif args.command == "arithmetic":
-        png = client.post_png("/latent/arithmetic", common | cond | {"terms": args.term, "neighbors": args.neighbors,
-                                                                      "seed": args.seed})
-    elif args.command == "interpolate":
-        png = client.post_png("/latent/interpolate", common | cond | {
-            "start": {"seed": args.start}, "end": {"seed": args.end}, "steps": args.steps, "method": args.method})
-    else:
-        vary = args.vary if args.vary == "category" else int(args.vary)
-        png = client.post_png("/infogan/sweep", common | {"vary": vary, "seed": args.seed, "steps": args.steps,
-                                                          "rows": args.rows, "codes": args.codes})
-    return write_png(args.output, png)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        check_output(getattr(args, "output", None))
-        with GanClient(args.url, api_key=args.api_key) as client:
-            message = run(args, client)
-    except GanClientError as e:
-        print(f"gan-client: {e}", file=sys.stderr)
-        return 1
-    except (UsageError, OSError, ValueError) as e:  # a file that is not there; --vary neither "category" nor a number
-        print(f"gan-client: {e}", file=sys.stderr)
-        return 2
-    if message:
-        print(message)
-    return 0
-
-
-def cli() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
-
-
-if __name__ == "__main__":
-    cli()

@@ -11,7 +11,8 @@ import sys
 import pytest
 from PIL import Image
 
-from gan_client.client import AsyncGanClient, GanClient, GanClientError, InvalidRequest, Unauthorized, main
+from gan_client import AsyncGanClient, GanClient, GanClientError, InvalidRequest, Unauthorized
+from gan_client.cli import main
 from tests.helpers import CHECKPOINTS, REPO_ROOT
 from tests.server import free_port, running_server
 

@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import gan_client.client as client_module
-from gan_client.client import (
+import gan_client.cli as cli_module
+from gan_client import (
     AsyncGanClient,
-    Call,
     GanClient,
     GanClientError,
     InvalidRequest,
@@ -24,9 +23,9 @@ from gan_client.client import (
     ServiceUnavailable,
     ServiceUnreachable,
     Unauthorized,
-    main,
-    parse_args,
 )
+from gan_client.cli import main, parse_args
+from gan_client.client import Call
 
 pytestmark = pytest.mark.unit
 
@@ -247,8 +246,8 @@ def test_negative_codes_and_options_after_the_command_parse():
 def fake_server(monkeypatch, server: Server) -> None:
     """``main`` builds its GanClient on the mock transport."""
     real = GanClient
-    monkeypatch.setattr(client_module, "GanClient", lambda url, **kw: real(url, transport=httpx.MockTransport(server),
-                                                                           **kw))
+    monkeypatch.setattr(cli_module, "GanClient", lambda url, **kw: real(url, transport=httpx.MockTransport(server),
+                                                                        **kw))
 
 
 def test_dash_o_dash_writes_the_png_to_standard_output(monkeypatch, capsysbinary):

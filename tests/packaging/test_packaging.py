@@ -38,7 +38,7 @@ def test_serving_installs_no_training_library():
 
 @pytest.mark.integration
 def test_the_client_imports_nothing_of_the_server():
-    code = ("import sys, gan_client, gan_client.client; "
+    code = ("import sys, gan_client, gan_client.cli; "
             "bad = sorted({m.split('.')[0] for m in sys.modules} & {'app', 'models', 'training', 'torch', 'fastapi'}); "
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
