@@ -42,14 +42,14 @@ async def service_of(request: Request) -> GanService:
     return request.app.state.service
 
 
-@router.post("/reload")
+@router.post("/reload", operation_id="reload_models")
 async def reload_all(service: Annotated[GanService, Depends(service_of)]) -> ReloadReport:
     """Rereads every configured checkpoint folder: new and changed checkpoints are loaded (or refused, the old
     version serving on), removed ones stop being served."""
     return await service.registry.reload()
 
 
-@router.post("/reload/{name}")
+@router.post("/reload/{name}", operation_id="reload_model")
 async def reload_one(name: Annotated[str, Path(pattern=NAME, description="a checkpoint's name")],
                      service: Annotated[GanService, Depends(service_of)]) -> ReloadReport:
     """Rereads one checkpoint's files in the configured folders."""

@@ -14,16 +14,19 @@ from pydantic import ValidationError
 from app.errors import ApiError
 from app.openapi import (
     ARITHMETIC_EXAMPLES,
+    ARITHMETIC_RESPONSES,
     DIGIT_PNG,  # noqa: F401 - the encode example, also used by tests
     ENCODE_BODY,
     ENCODE_RESPONSES,
     ERRORS,
     GENERATE_EXAMPLES,
+    GENERATE_RESPONSES,
     INTERPOLATE_EXAMPLES,
+    INTERPOLATE_RESPONSES,
     MODEL_ERRORS,
-    PNG_RESPONSE,
     SAMPLE_RESPONSES,
     SWEEP_EXAMPLES,
+    SWEEP_RESPONSES,
 )
 from app.responses import CLIENT_GONE, b64png, guarded, respond
 from app.schemas import (
@@ -50,14 +53,15 @@ ServiceDep = Annotated[GanService, Depends(get_service)]
 router = APIRouter(responses=ERRORS)
 
 
-@router.get("/healthz", tags=["health"])
+@router.get("/healthz", tags=["health"], operation_id="healthz")
 @router.head("/healthz", include_in_schema=False)
 async def healthz() -> Health:
     """Alive (the event loop answers); says nothing about the models: see /readyz."""
     return Health(status="ok")
 
 
-@router.get("/readyz", tags=["health"], responses={503: {"model": Readiness, "description": "no model loaded"}})
+@router.get("/readyz", tags=["health"], operation_id="readyz", response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "no model loaded"}})
 @router.head("/readyz", include_in_schema=False)
 async def readyz(service: ServiceDep) -> JSONResponse:
     """Ready when at least one model is loaded; lists the models that failed to load, and why."""
@@ -70,7 +74,7 @@ async def readyz(service: ServiceDep) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
-@router.get("/models", tags=["models"])
+@router.get("/models", tags=["models"], operation_id="list_models")
 async def list_models(service: ServiceDep) -> list[ModelCard]:
     """Every loaded model's card: family, sizes, codes and measured quality."""
     return service.registry.cards()
@@ -79,13 +83,13 @@ async def list_models(service: ServiceDep) -> list[ModelCard]:
 ModelPath = Annotated[str, Path(max_length=128, description="a model name from GET /models")]
 
 
-@router.get("/models/{name}", tags=["models"], responses=MODEL_ERRORS)
+@router.get("/models/{name}", tags=["models"], operation_id="get_model", responses=MODEL_ERRORS)
 async def get_model(name: ModelPath, service: ServiceDep) -> ModelCard:
     """One model's card."""
     return service.registry.card(name)
 
 
-@router.post("/generate", tags=["generate"], responses=PNG_RESPONSE)
+@router.post("/generate", tags=["generate"], operation_id="generate", responses=GENERATE_RESPONSES)
 async def generate(req: Annotated[GenerateRequest, Body(openapi_examples=GENERATE_EXAMPLES)],
                    service: ServiceDep, request: Request) -> Response:
     """Images from seeds: image i of a request with seed s is the image of seed s + i."""
@@ -112,7 +116,8 @@ def etag_matches(request: Request, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-@router.get("/models/{name}/sample.png", tags=["generate"], responses=SAMPLE_RESPONSES)
+@router.get("/models/{name}/sample.png", tags=["generate"], operation_id="sample_png", response_class=Response,
+            responses=SAMPLE_RESPONSES)
 @router.head("/models/{name}/sample.png", include_in_schema=False)
 async def sample_png(
     name: ModelPath,
@@ -145,21 +150,21 @@ async def sample_png(
     return response
 
 
-@router.post("/latent/arithmetic", tags=["latent"], responses=PNG_RESPONSE)
+@router.post("/latent/arithmetic", tags=["latent"], operation_id="arithmetic", responses=ARITHMETIC_RESPONSES)
 async def arithmetic(req: Annotated[ArithmeticRequest, Body(openapi_examples=ARITHMETIC_EXAMPLES)],
                      service: ServiceDep, request: Request) -> Response:
     """Sum over terms of weight x mean z of the term's seeds (or its z), plus noisy neighbours."""
     return await respond(request, req, service.arithmetic(req))
 
 
-@router.post("/latent/interpolate", tags=["latent"], responses=PNG_RESPONSE)
+@router.post("/latent/interpolate", tags=["latent"], operation_id="interpolate", responses=INTERPOLATE_RESPONSES)
 async def interpolate(req: Annotated[InterpolateRequest, Body(openapi_examples=INTERPOLATE_EXAMPLES)],
                       service: ServiceDep, request: Request) -> Response:
     """Frames from the start latent to the end latent (slerp or lerp); conditional inputs blend too."""
     return await respond(request, req, service.interpolate(req))
 
 
-@router.post("/infogan/sweep", tags=["infogan"], responses=PNG_RESPONSE)
+@router.post("/infogan/sweep", tags=["infogan"], operation_id="sweep", responses=SWEEP_RESPONSES)
 async def sweep(req: Annotated[SweepRequest, Body(openapi_examples=SWEEP_EXAMPLES)],
                 service: ServiceDep, request: Request) -> Response:
     """A grid: rows = categories and columns = values of one continuous code, or columns = categories."""
@@ -199,7 +204,8 @@ async def encode_input(request: Request) -> tuple[str, bytes]:
         raise body_error("image", "image is not valid base64") from None
 
 
-@router.post("/infogan/encode", tags=["infogan"], responses=ENCODE_RESPONSES, openapi_extra=ENCODE_BODY)
+@router.post("/infogan/encode", tags=["infogan"], operation_id="encode", responses=ENCODE_RESPONSES,
+             openapi_extra=ENCODE_BODY)
 async def encode_image(request: Request, service: ServiceDep) -> Encoding:
     """InfoGAN reads a digit: Q's category (and the digit it stands for) and continuous codes for an image, sent
     as JSON with a base64 image or as a multipart upload. Any size and either polarity: the image is cropped,
@@ -216,8 +222,9 @@ async def encode_image(request: Request, service: ServiceDep) -> Encoding:
                     model_version=result.version)
 
 
-@router.get("/metrics", tags=["health"], response_class=Response,
-            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
+@router.get("/metrics", tags=["health"], operation_id="metrics", response_class=Response,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                             "description": "Prometheus text format"}})
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
     return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,10 +1,11 @@
-"""Request bodies, with the bounds that turn bad input into a 422 naming the field."""
+"""Request bodies, with the bounds that turn bad input into a 422 naming the field, and the models of the answers."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
+from pydantic.json_schema import SkipJsonSchema, WithJsonSchema
 
 MAX_SEED = 2**53 - 1  # seeds stay exact in JavaScript clients
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
@@ -17,10 +18,32 @@ CodeValue = Annotated[FiniteFloat, Field(ge=-10, le=10)]
 ImageFormat = Literal["png", "json", "npy"]
 ModelName = Annotated[str, Field(min_length=1, max_length=128, examples=["cgan-mnist"],
                                  description="a model name from GET /models")]
+# An enum of one rather than pydantic's const: openapi-python-client 0.29 cannot read a union with a const in it.
+Category = Annotated[Literal["category"], WithJsonSchema({"type": "string", "enum": ["category"]})]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# The rules between fields, for the OpenAPI document: a "not" that code generators pass over (an object-level
+# oneOf would make them generate a union of empty models instead of the model).
+NOT_NULL = {"not": {"type": "null"}}
+
+
+def both(a: str, b: str) -> dict[str, Any]:
+    return {"required": [a, b], "properties": {a: NOT_NULL, b: NOT_NULL}}
+
+
+def not_both(*pairs: tuple[str, str]) -> dict[str, Any]:
+    """The schema of "give a or b, not both" for each pair (null counts as not given)."""
+    return {"not": {"anyOf": [both(a, b) for a, b in pairs]}}
+
+
+def exactly_one(a: str, b: str) -> dict[str, Any]:
+    """The schema of "give exactly one of a or b" (null counts as not given)."""
+    neither = {"properties": {a: {"type": "null"}, b: {"type": "null"}}}
+    return {"not": {"anyOf": [both(a, b), neither]}}
 
 
 class Conditioning(Body):
@@ -41,6 +64,8 @@ class ImageOptions(Body):
 
 
 class GenerateRequest(Conditioning, ImageOptions):
+    model_config = ConfigDict(json_schema_extra=not_both(("seed", "seeds"), ("label", "labels")))
+
     model: ModelName
     n: int = Field(1, ge=1, le=4096, description="number of images (at most GAN_MAX_IMAGES)")
     seed: Seed | None = Field(None, description="image i is the image of seed + i; drawn when absent")
@@ -65,6 +90,8 @@ class GenerateRequest(Conditioning, ImageOptions):
 class LatentRef(Body):
     """A latent given by its seed or as an explicit z vector."""
 
+    model_config = ConfigDict(json_schema_extra=exactly_one("seed", "z"))
+
     seed: Seed | None = None
     z: list[LatentValue] | None = Field(None, max_length=4096)
 
@@ -76,6 +103,8 @@ class LatentRef(Body):
 
 
 class ArithmeticTerm(Body):
+    model_config = ConfigDict(json_schema_extra=exactly_one("seeds", "z"))
+
     seeds: list[Seed] | None = Field(None, min_length=1, max_length=16)
     z: list[LatentValue] | None = Field(None, max_length=4096)
     weight: FiniteFloat = Field(1.0, ge=-10, le=10)
@@ -105,7 +134,7 @@ class InterpolateRequest(Conditioning, ImageOptions):
 class SweepRequest(ImageOptions):
     model: ModelName
     seed: Seed = 0
-    vary: Literal["category"] | Annotated[int, Field(ge=0, le=15)] = Field(
+    vary: Category | Annotated[int, Field(ge=0, le=15)] = Field(
         "category", description='"category", or the index of a continuous code'
     )
     steps: int = Field(9, ge=2, le=32, description="values of a continuous code, from low to high")
@@ -122,6 +151,13 @@ class EncodeRequest(Body):
                        "on white")
 
 
+class EncodeUpload(BaseModel):
+    """POST /infogan/encode as a multipart upload."""
+
+    model: ModelName
+    image: bytes = Field(description="the image file (PNG, JPEG, WebP, GIF or BMP)")
+
+
 class Encoding(BaseModel):
     model: str
     category: int = Field(description="the most likely InfoGAN category")
@@ -131,6 +167,81 @@ class Encoding(BaseModel):
     codes: list[float] = Field(description="the continuous codes Q reads (slant, width)")
     seen: str = Field(description="base64 PNG: the 28 x 28 image Q read, after MNIST-like preparation")
     model_version: str = Field(description="the version of the model whose Q read it")
+
+
+# The JSON answers of the image routes (format json), for the OpenAPI document only: app/responses.py builds them.
+# A key that does not apply to the model is left out, never null.
+Absent = SkipJsonSchema[None]
+
+
+def omitted(description: str) -> Any:
+    """A key left out where it does not apply: not required, and no null default in the schema."""
+    return Field(None, description=description, json_schema_extra=lambda schema: schema.pop("default", None))
+
+
+class JsonImage(BaseModel):
+    """One image of a JSON answer, with what made it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: int | Absent = omitted("CGAN: the class index (of the larger weight, where labels blend)")
+    label_name: str | Absent = omitted("CGAN with class_names: that class's name")
+    category: int | Absent = omitted("InfoGAN: the categorical code")
+    codes: list[float] | Absent = omitted("InfoGAN: the continuous codes")
+    png: str = Field(description="the image as base64 PNG (scaled by scale)")
+
+
+class GeneratedImage(JsonImage):
+    seed: int = Field(description="the image's seed")
+    z: list[float] | Absent = omitted("the latent vector, with return_latents")
+
+
+class InterpolatedImage(JsonImage):
+    t: float = Field(description="the frame's position from start (0) to end (1)")
+
+
+class ArithmeticImage(JsonImage):
+    kind: Literal["result", "neighbor"]
+    z: list[float] = Field(description="the latent vector")
+
+
+class ArithmeticTermImage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    weight: float
+    z: list[float] = Field(description="the term's z: the mean of its seeds' latents, or its own z")
+    png: str = Field(description="the image of that z, as base64 PNG")
+
+
+class JsonAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    model_version: str = Field(description="the version that made the images (also X-Model-Version)")
+    elapsed_ms: float = Field(description="time from the request to its answer's encoding")
+
+
+class GenerateResponse(JsonAnswer):
+    seed: int = Field(description="the first image's seed (also X-Seed)")
+    images: list[GeneratedImage]
+
+
+class InterpolateResponse(JsonAnswer):
+    method: Literal["slerp", "lerp"]
+    images: list[InterpolatedImage]
+
+
+class ArithmeticResponse(JsonAnswer):
+    terms: list[ArithmeticTermImage] = Field(description="each term of the request, as z and image")
+    images: list[ArithmeticImage] = Field(description="the result, then its neighbours")
+
+
+class SweepResponse(JsonAnswer):
+    vary: Category | int
+    values: list[float] = Field(description="the value each column stands for: categories or code values")
+    rows: int
+    columns: int
+    images: list[JsonImage] = Field(description="row by row")
 
 
 class ErrorItem(BaseModel):
