@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from models import DigitClassifier
-from models.checkpoint import save_checkpoint
+from models.checkpoint import load_checkpoint, save_checkpoint, update_card
 from models.runtime import available_cpus, pick_device
 from training.data import CLASS_NAMES, DataError, held_out_split, load_dataset, to_unit_range
 from training.dataset import read as read_dataset
@@ -54,6 +54,17 @@ class LabelledImages:
     train: tuple[torch.Tensor, torch.Tensor]
     test: tuple[torch.Tensor, torch.Tensor]
     class_names: list[str] | None
+
+
+def held_out_metrics(model: DigitClassifier, x_test: torch.Tensor, y_test: torch.Tensor, classes: int) -> dict:
+    """Accuracy on the held-out images (in [-1, 1]): overall, for each class, and their mean (balanced)."""
+    right = predict(model, x_test) == y_test
+    per_class = [round(right[y_test == c].float().mean().item(), 4) if (y_test == c).any() else None
+                 for c in range(classes)]
+    seen = [a for a in per_class if a is not None]
+    return {"test_accuracy": round(right.float().mean().item(), 4),
+            "test_balanced_accuracy": round(sum(seen) / len(seen), 4), "test_accuracy_per_class": per_class,
+            "test_images": len(y_test)}
 
 
 def labelled_images(dataset: str = "mnist-10k", data: str | Path | None = None,
@@ -99,12 +110,9 @@ def train_classifier(dataset: str, epochs: int, seed: int, device: torch.device,
             loss.backward()
             opt.step()
             sched.step()
-        right = predict(model, x_test) == y_test
-        acc = right.float().mean().item()
-        per_class = [right[y_test == c].float().mean().item() for c in range(classes) if (y_test == c).any()]
-        balanced = sum(per_class) / len(per_class)
-        print(f"classifier epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}, test accuracy {acc:.4f} "
-              f"(balanced {balanced:.4f})", flush=True)
+        held_out = held_out_metrics(model, x_test, y_test, classes)
+        print(f"classifier epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}, test accuracy "
+              f"{held_out['test_accuracy']:.4f} (balanced {held_out['test_balanced_accuracy']:.4f})", flush=True)
     card = {
         "kind": "classifier",
         "dataset": sets.name,
@@ -117,8 +125,7 @@ def train_classifier(dataset: str, epochs: int, seed: int, device: torch.device,
         "seed": seed,
         "training_time_s": round(time.perf_counter() - t0, 1),
         "device": device_description(device),
-        "metrics": {"test_accuracy": round(acc, 4), "test_balanced_accuracy": round(balanced, 4),
-                    "test_images": len(x_test)},
+        "metrics": held_out,
     }
     return save_checkpoint(model.cpu(), checkpoint_dir / f"classifier-{sets.name.removesuffix('-10k')}", card)
 
@@ -132,8 +139,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--checkpoint-dir", type=Path, default=Path("checkpoints"))
+    parser.add_argument("--measure", type=Path, help="measure this trained classifier on its held-out images again "
+                        "and write the figures into its card, instead of training")
     args = parser.parse_args(argv)
     torch.set_num_threads(available_cpus())
+    if args.measure is not None:
+        model, card = load_checkpoint(args.measure, expected_class=DigitClassifier)
+        sets = labelled_images(card["dataset"], card.get("data"), args.data_dir)
+        x_test, y_test = sets.test
+        held_out = held_out_metrics(model, to_unit_range(x_test), y_test, model.num_classes)
+        update_card(args.measure, metrics=card.get("metrics", {}) | held_out)
+        print(f"{args.measure}: {held_out}")
+        return
     card = train_classifier(args.dataset, args.epochs, args.seed, pick_device(args.device), args.checkpoint_dir,
                             args.data_dir, args.data)
     print(f"wrote {args.checkpoint_dir / card['name']}: test accuracy {card['metrics']['test_accuracy']}")

@@ -42,5 +42,7 @@ def test_a_classifier_of_a_made_data_set_learns_its_classes_and_says_what_it_hel
     assert card["name"] == "classifier-shapes" and card["class_names"] == ["circle", "square"]
     assert card["metrics"]["test_images"] == 10 and "a tenth of each class" in card["held_out"]
     assert card["metrics"]["test_accuracy"] >= 0.9, card["metrics"]  # circles from squares: easy
+    per_class = card["metrics"]["test_accuracy_per_class"]
+    assert len(per_class) == 2 and card["metrics"]["test_balanced_accuracy"] == round(sum(per_class) / 2, 4)
     saved = json.loads((tmp_path / "ckpt" / "classifier-shapes.json").read_text())
     assert saved["kwargs"]["img_shape"] == [3, 32, 32] and saved["kwargs"]["num_classes"] == 2
