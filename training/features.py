@@ -8,27 +8,31 @@ flattened and concatenated, then a regularised linear L2-SVM (squared hinge loss
 (ten of each digit), 1,000 and all 9,000 labelled training digits; the test error is on the 1,000 held-out digits.
 Beside D's features: the raw pixels, and a randomly initialised D of the same shape (the control: what the
 architecture gives without GAN training). Features are standardised on the training subset; the SVM's C is chosen
-by 3-fold cross-validation on that subset alone. The SVM is fitted by averaged stochastic gradient descent
-(scikit-learn's SGDClassifier, squared hinge, L2 penalty alpha = 1 / (C n), 30 epochs, fixed seed), the solver that
-fits 9,000 x 5,376 features: liblinear's exact primal solver (LinearSVC) took minutes a fit there (39 of them), and
-on the same features and C both erred on the same share of the held-out digits. The last line printed is one JSON
-object: ``{"100": {"d": e, "pixels": e, "random_d": e}, "1000": {...}, "9000": {...}}`` (errors in [0, 1]).
+by 3-fold cross-validation on that subset alone. Up to 2,000 training rows the SVM is liblinear's exact one
+(scikit-learn's LinearSVC); beyond, where its fits took minutes each (39 of them on 9,000 x 5,376 features), the
+same objective is fitted by averaged stochastic gradient descent (scikit-learn's SGDClassifier, squared hinge, L2
+penalty alpha = 1 / (C n), 30 epochs, fixed seed): ``python -m bench.svm_solvers`` compares the two on 6,000 rows.
+The last line printed is one JSON object: ``{"100": {"d": e, "pixels": e, "random_d": e}, "1000": {...},
+"9000": {...}}`` (errors in [0, 1]).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
 
 from models.checkpoint import load_checkpoint
 from models.dcgan import DcganDiscriminator
@@ -77,11 +81,17 @@ class SquaredHingeSVM(BaseEstimator, ClassifierMixin):
         return self.model_.predict(x)
 
 
+EXACT_ROWS = 2000  # up to this many training rows, liblinear's exact solver; beyond, averaged SGD
+
+
 def svm_error(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray) -> float:
     """Test error of a linear L2-SVM, its C picked by 3-fold cross-validation on the training rows."""
-    search = GridSearchCV(make_pipeline(StandardScaler(), SquaredHingeSVM()), {"squaredhingesvm__C": C_GRID}, cv=3,
+    svm = LinearSVC(dual="auto", max_iter=2000) if len(train_x) <= EXACT_ROWS else SquaredHingeSVM()
+    search = GridSearchCV(make_pipeline(StandardScaler(), svm), {f"{type(svm).__name__.lower()}__C": C_GRID}, cv=3,
                           n_jobs=1)
-    search.fit(train_x, train_y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(train_x, train_y)
     return round(float(1.0 - search.score(test_x, test_y)), 4)
 
 
