@@ -158,7 +158,10 @@ async function selectModel(name) {
   history.replaceState(null, "", `#model=${encodeURIComponent(name)}`);
   // tiles at a whole multiple of the model's pixels: 28-pixel digits at 4x, 64-pixel emoji at 2x
   const size = state.model.image_size || 28;
-  document.documentElement.style.setProperty("--tile", `${size * Math.max(1, Math.round(112 / size))}px`);
+  const tile = size * Math.max(1, Math.round(112 / size));
+  document.documentElement.style.setProperty("--tile", `${tile}px`);
+  // grid cells wide enough for a whole tile from 64 pixels up (digits keep their denser grid)
+  document.documentElement.style.setProperty("--cell", size >= 64 ? `${tile + 12}px` : "84px");
   renderCard(state.model);
   buildDigitButtons();
   buildInfoganControls();

@@ -318,3 +318,37 @@ def test_fashion_class_buttons_show_names(browser, url):
     page.screenshot(path=str(ARTIFACTS / "demo-desktop-fashion.png"), full_page=True)
     watch.assert_clean()
     page.close()
+
+
+def test_emoji_in_colour_at_twice_their_pixels_with_group_names_on_the_buttons(browser, url):
+    page, watch = open_page(browser, url, model="cgan-emoji")
+    names = page.eval_on_selector_all("#digit-buttons button", "bs => bs.map(b => b.textContent)")
+    assert len(names) == 9 and names[3] == "food & drink" and names[-1] == "flags"
+    page.click("#digit-buttons button:has-text('food & drink')")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#samples .tile img')].every(i => i.alt.includes('food & drink'))")
+    rendered(page, "#samples .tile img")
+    size = page.eval_on_selector("#samples .tile img", "i => [i.naturalWidth, i.getBoundingClientRect().width]")
+    assert size[0] == 64 and size[1] == 128, size  # a whole multiple of the model's pixels
+    colourful = page.eval_on_selector("#samples .tile img", """i => {
+        const c = document.createElement('canvas'); c.width = c.height = 64;
+        const g = c.getContext('2d'); g.drawImage(i, 0, 0);
+        const d = g.getImageData(0, 0, 64, 64).data; let spread = 0;
+        for (let k = 0; k < d.length; k += 4) spread += Math.max(d[k], d[k+1], d[k+2]) - Math.min(d[k], d[k+1], d[k+2]);
+        return spread / (64 * 64); }""")
+    assert colourful > 10, colourful  # colour, not grey
+    page.screenshot(path=str(ARTIFACTS / "demo-desktop-emoji.png"), full_page=True)
+    watch.assert_clean()
+    page.close()
+
+
+def test_the_download_link_on_a_sample_is_a_touch_target_of_at_least_24_px(browser, url):
+    page, watch = open_page(browser, url, model="dcgan-mnist")
+    for width, height in ((1280, 900), (375, 740)):  # a desktop and a phone
+        page.set_viewport_size({"width": width, "height": height})
+        sizes = page.eval_on_selector_all(
+            "#samples .tile .meta a, footer a",
+            "links => links.map(a => { const r = a.getBoundingClientRect(); return [r.width, r.height]; })")
+        assert len(sizes) == 16 + 2 and all(w >= 24 and h >= 24 for w, h in sizes), (width, sizes)
+    watch.assert_clean()
+    page.close()
