@@ -48,30 +48,54 @@ class CganGenerator(Generator):
 
 
 class CganDiscriminator(Discriminator):
-    """``depth`` strided layers, as DCGAN's discriminator (2 stops at 7x7, 3 goes down to 3x3)."""
+    """``depth`` strided layers, as DCGAN's discriminator (2 stops at 7x7, 3 goes down to 3x3).
+
+    ``conditioning``: "concat" (the paper's: the one-hot label as extra constant input channels) or "projection"
+    (Miyato & Koyama 2018: D's last features dotted with an embedding of the label, added to the logit).
+    ``classify``: a second head reads the class from D's last features (AC-GAN, Odena et al. 2017); training
+    adds its cross-entropy on real images to D's loss and on generated ones to G's (``lambda_class``)."""
 
     def __init__(self, num_classes: int = 10, img_shape: tuple[int, int, int] = (1, 28, 28),
-                 base_channels: int = 64, depth: int = 2) -> None:
+                 base_channels: int = 64, depth: int = 2, conditioning: str = "concat",
+                 classify: bool = False) -> None:
         super().__init__()
+        if conditioning not in ("concat", "projection"):
+            raise ValueError(f"conditioning must be 'concat' or 'projection', got {conditioning!r}")
         self.num_classes, self.img_shape, self.base_channels = num_classes, tuple(img_shape), base_channels
-        self.depth = depth
+        self.depth, self.conditioning, self.classify = depth, conditioning, classify
         side = img_shape[1] // 2**depth
         if depth < 1 or side < 1:
             raise ValueError(f"depth must be at least 1 and leave a map of at least 1x1, got {depth}")
-        c = base_channels
-        self.net = nn.Sequential(
-            downsample_block(img_shape[0] + num_classes, c, batch_norm=False),
+        c, last = base_channels, 2 ** (depth - 1) * base_channels
+        extra = num_classes if conditioning == "concat" else 0
+        self.body = nn.Sequential(
+            downsample_block(img_shape[0] + extra, c, batch_norm=False),
             *(downsample_block(2 ** (i - 1) * c, 2**i * c) for i in range(1, depth)),
-            nn.Conv2d(2 ** (depth - 1) * c, 1, side),
         )
+        self.out = nn.Conv2d(last, 1, side)
+        self.embed = nn.Embedding(num_classes, last) if conditioning == "projection" else None
+        self.class_head = nn.Conv2d(last, num_classes, side) if classify else None
         init_dcgan_weights(self)
+        if self.embed is not None:  # the projection starts at nothing: D begins as an unconditional one
+            nn.init.zeros_(self.embed.weight)
+
+    def features(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.conditioning == "concat":
+            y = one_hot(labels, self.num_classes)[:, :, None, None].expand(-1, -1, *x.shape[2:])
+            x = torch.cat([x, y], dim=1)
+        return self.body(x)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        y = one_hot(labels, self.num_classes)[:, :, None, None].expand(-1, -1, *x.shape[2:])
-        return self.net(torch.cat([x, y], dim=1)).flatten()
+        return self.judge(x, Latents(z=x.new_zeros(x.shape[0], 0), labels=labels)).logits
 
     def judge(self, x: torch.Tensor, latents: Latents) -> Judgement:
         """D sees each image with its label: a real digit's own, a generated one's drawn from the prior."""
         if latents.labels is None:
             raise ValueError("CganDiscriminator needs labels")
-        return Judgement(self(x, latents.labels))
+        h = self.features(x, latents.labels)
+        logits = self.out(h).flatten()
+        if self.embed is not None:
+            # <embed(y), phi(x)> with phi the last feature maps averaged over their positions
+            logits = logits + (self.embed(latents.labels) * h.mean(dim=(2, 3))).sum(dim=1)
+        class_logits = self.class_head(h).flatten(1) if self.class_head is not None else None
+        return Judgement(logits, class_logits=class_logits)

@@ -281,12 +281,13 @@ def downsample_block(c_in: int, c_out: int, batch_norm: bool = True) -> nn.Seque
 
 
 class Judgement(NamedTuple):
-    """A discriminator's verdict on a batch: D's logits (real: high), and for InfoGAN Q's category logits and
-    continuous-code means (None for the other families)."""
+    """A discriminator's verdict on a batch: D's logits (real: high), for InfoGAN Q's category logits and
+    continuous-code means, for a CGAN with a class head its class logits (None where the family has none)."""
 
     logits: torch.Tensor
     cat_logits: torch.Tensor | None = None
     code_means: torch.Tensor | None = None
+    class_logits: torch.Tensor | None = None
 
 
 class Discriminator(nn.Module):

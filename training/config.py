@@ -24,6 +24,7 @@ class TrainConfig:
     real_label: float = 1.0  # < 1 for one-sided label smoothing
     lambda_cat: float = 1.0  # InfoGAN: weight of the categorical code's cross-entropy
     lambda_cont: float = 0.1  # InfoGAN: weight of the continuous codes' squared error
+    lambda_class: float = 1.0  # CGAN with a class head (d_kwargs classify=True): weight of its cross-entropy
     r1_gamma: float = 0.0  # R1 penalty (Mescheder et al. 2018): gamma/2 * |grad D(real)|^2 (0: off)
     r1_every: int = 4  # lazy R1 (Karras et al. 2020): every this many D steps, weighted by it
     translate: int = 0  # DiffAugment translation of D's inputs by up to this many pixels (0: off)
@@ -106,8 +107,9 @@ PRESETS: dict[str, TrainConfig] = {
     # tones included), so G's labels are drawn as often as the data has them: with uniform labels D could tell a
     # rare group's images fake by their label alone.
     "cgan-emoji": TrainConfig(
-        "cgan-emoji", "cgan", data="data/emoji-64", epochs=24, batch_size=32,
+        "cgan-emoji", "cgan", data="data/emoji-64", epochs=48, batch_size=32,
         g_kwargs={"z_dim": 100, "base_channels": 32},
-        d_kwargs={"base_channels": 32, "depth": 4}, r1_gamma=1.0, fake_labels="data",
+        d_kwargs={"base_channels": 32, "depth": 4, "conditioning": "projection", "classify": True}, r1_gamma=1.0,
+        fake_labels="data",
     ),
 }

@@ -148,10 +148,15 @@ class Trainer:
         self.d_updates += 1
         if r1:
             real = real.detach().requires_grad_(True)
-        real_logits = self.discriminate(real, real_latents).logits
+        real_judgement = self.discriminate(real, real_latents)
+        real_logits = real_judgement.logits
         fake_judgement = self.discriminate(fake, fake_latents)
         loss = bce(real_logits, cfg.real_label) + bce(fake_judgement.logits, 0.0)
         stats = {"d_loss": loss.item(), "d_real": torch.sigmoid(real_logits).mean().item()}
+        if real_judgement.class_logits is not None:  # AC-GAN's class head learns on real images only
+            ce = F.cross_entropy(real_judgement.class_logits, real_latents.labels)
+            loss = loss + cfg.lambda_class * ce
+            stats["d_class"] = ce.item()
         if r1:  # penalise D's gradient on real digits: no steep walls for G to chase
             (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
             penalty = grad.square().flatten(1).sum(1).mean()
@@ -176,6 +181,10 @@ class Trainer:
         stats = {"g_loss": loss.item(), "d_fake": torch.sigmoid(judgement.logits).mean().item()}
         if judgement.cat_logits is not None:
             loss = loss + info_loss(judgement, latents, cfg)
+        if judgement.class_logits is not None:  # G's images should read as the class asked for
+            ce = F.cross_entropy(judgement.class_logits, latents.labels)
+            loss = loss + cfg.lambda_class * ce
+            stats["g_class"] = ce.item()
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()

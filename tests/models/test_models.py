@@ -267,3 +267,27 @@ def test_dcgan_at_64_pixels_is_the_papers_four_fractionally_strided_convolutions
     assert [m.out_channels for m in strided] == [512, 256, 128, 3]
     with pytest.raises(ValueError, match="28 or a power of two"):
         DcganGenerator(img_shape=(3, 48, 48))
+
+
+def test_cgan_discriminator_conditions_by_concatenation_or_projection_and_may_read_the_class():
+    from models import Latents
+    from models.cgan import CganDiscriminator
+
+    torch.manual_seed(0)
+    x, a, b = torch.randn(6, 1, 28, 28), torch.zeros(6, dtype=torch.long), torch.full((6,), 3)
+    concat = CganDiscriminator(num_classes=4, base_channels=4).eval()
+    assert not torch.allclose(concat(x, a), concat(x, b))  # the label is part of the input
+    assert concat.judge(x, Latents(torch.zeros(6, 0), labels=a)).class_logits is None
+
+    projection = CganDiscriminator(num_classes=4, base_channels=4, conditioning="projection", classify=True).eval()
+    assert projection.body[0][0].in_channels == 1  # the label never enters as channels
+    # the projection starts at zero (an unconditional D), and then only the label's embedding moves the logit
+    assert torch.equal(projection(x, a), projection(x, b))
+    with torch.no_grad():
+        projection.embed.weight[3].fill_(0.5)
+    assert torch.equal(projection(x, a), projection(x, torch.ones(6, dtype=torch.long)))
+    assert not torch.allclose(projection(x, a), projection(x, b))
+    judgement = projection.judge(x, Latents(torch.zeros(6, 0), labels=a))
+    assert judgement.class_logits.shape == (6, 4) and torch.equal(judgement.logits, projection(x, a))
+    with pytest.raises(ValueError, match="conditioning"):
+        CganDiscriminator(conditioning="both")

@@ -227,3 +227,26 @@ def test_fake_labels_follow_the_data_when_asked():
     assert (torch.bincount(uniform, minlength=3) > 250).all()
     with pytest.raises(ValueError, match="fake_labels"):
         Trainer(cfg.with_overrides(fake_labels="balanced"), (1, 28, 28), torch.device("cpu"))
+
+
+@pytest.mark.unit
+def test_a_class_head_in_d_learns_the_real_labels_and_trains_g_toward_the_label_asked_for():
+    from training.train import Trainer
+
+    torch.manual_seed(0)
+    d_kwargs = TINY["cgan"][1] | {"num_classes": 4, "conditioning": "projection", "classify": True}
+    cfg = tiny_config("cgan", lr_d=2e-3).with_overrides(g_kwargs=TINY["cgan"][0] | {"num_classes": 4},
+                                                        d_kwargs=d_kwargs)
+    trainer = Trainer(cfg, (1, 28, 28), torch.device("cpu"))
+    labels = torch.arange(16) % 4
+    real = -torch.ones(16, 1, 28, 28)
+    for i, k in enumerate(labels):  # class k lights quadrant k: a class the head can learn to read
+        real[i, :, 14 * (k // 2):14 * (k // 2 + 1), 14 * (k % 2):14 * (k % 2 + 1)] = 1
+    first = trainer.d_step(real, labels)["d_class"]
+    for _ in range(40):
+        last = trainer.d_step(real, labels)["d_class"]
+    assert last < first / 2, (first, last)
+    g_stats = trainer.g_step(16)
+    assert g_stats["g_class"] > 0  # G's loss carries the head's cross-entropy on the labels G was given
+    plain = Trainer(tiny_config("cgan"), (1, 28, 28), torch.device("cpu"))
+    assert "d_class" not in plain.d_step(real, labels) and "g_class" not in plain.g_step(16)
