@@ -26,7 +26,7 @@ COPY README.md ./
 COPY app app
 COPY models models
 COPY training training
-COPY gan_client gan_client
+COPY client client
 RUN EDITABLE=0 bash scripts/install.sh \
     && /opt/venv/bin/python -m compileall -q /opt/venv/lib/python3.11/site-packages/app \
        /opt/venv/lib/python3.11/site-packages/models /opt/venv/lib/python3.11/site-packages/training \

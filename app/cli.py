@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.config import Settings
+from app.config import Settings, backend_unavailable
 
 
 def serve(argv: list[str] | None = None) -> None:
@@ -17,6 +17,8 @@ def serve(argv: list[str] | None = None) -> None:
     parser.add_argument("--engine", choices=["uvicorn", "ray"], default="uvicorn",
                         help="uvicorn (GAN_WORKERS processes on this machine) or ray (replicas on a Ray cluster)")
     engine, rest = parser.parse_known_args(argv)
+    if why := backend_unavailable(Settings().backend):  # one line now, not a traceback from every worker
+        raise SystemExit(f"gan-serve: {why}")
     if engine.engine == "ray":
         try:
             from app.ray_serve import run as run_on_ray

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -35,6 +36,12 @@ class Settings(BaseSettings):
         "moves a few by up to 13 (both meant for GPUs; on CPUs they are slower)")
     cuda_graphs: bool = Field(False, description="on a CUDA device, run each generator as CUDA graphs, one per batch "
                               "size bucket (powers of two up to max_batch); ignored on a CPU")
+    backend: Literal["torch", "onnxruntime"] = Field(
+        "torch", description="what runs the generators: torch, or onnxruntime (each generator exported to ONNX when "
+        "it loads, batch norms folded, and run by ONNX Runtime with threads or one thread per CPU; on CUDA when the "
+        "device is cuda and onnxruntime-gpu is installed; needs pip install 'gan-studio[onnx]'). precision and "
+        "cuda_graphs are torch's: with onnxruntime the graphs run in float32 without CUDA graphs, and either one set "
+        "is ignored with a warning at startup (channels_last does not apply either)")
     log_level: str = Field("info", description="debug, info, warning, error")
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
 
@@ -110,3 +117,14 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+
+def backend_unavailable(backend: str) -> str | None:
+    """Why GAN_BACKEND=``backend`` cannot run here (one line, naming the install), or None when it can. Asks where the
+    packages are without importing them (the console script's master process imports neither them nor torch)."""
+    if backend != "onnxruntime":
+        return None
+    missing = [name for name in ("onnxruntime", "onnx") if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    return f"GAN_BACKEND=onnxruntime needs {' and '.join(missing)}, not installed: pip install 'gan-studio[onnx]'"

@@ -29,20 +29,15 @@ from app.errors import ApiError, clip
 from app.runner import Runner
 from app.schemas import ModelCard, ReloadReport
 from models import Generator
-from models.checkpoint import checkpoint_paths, load_checkpoint, pending_card_path
+from models.checkpoint import checkpoint_paths, load_checkpoint, pending_card_path, version_of
 from models.infogan import InfoganDiscriminator
 
 log = logging.getLogger("gan_studio")
-VERSION_CHARS = 12  # of the sha256, in X-Model-Version and the cards
 
 
 def public_reason(error: Exception) -> str:
     """A load error for unauthenticated clients: file names kept, the folders they live in dropped."""
     return re.sub(r"(?:[A-Za-z]:)?(?:[/\\][^\s/\\'\":]*)+[/\\]", "", str(error))
-
-
-def version_of(card: dict[str, Any]) -> str:
-    return str(card.get("sha256") or "unversioned")[:VERSION_CHARS]
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The runner: where the generators' torch work happens. One executor thread (the torch thread) runs every
 multi-threaded forward pass through each model's micro-batcher; the running copy of each generator (batch norms
-folded, channels-last, the precision, CUDA graphs) is made here, warmed up here, and nowhere else.
+folded, channels-last, the precision, CUDA graphs; or with GAN_BACKEND=onnxruntime its ONNX graph in an ONNX Runtime
+session) is made here, warmed up here, and nowhere else.
 
     runner = Runner(settings)
     batcher = runner.prepare("dcgan-mnist", G)          # the running copy, warmed up, behind its batcher
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 from app.batching import MicroBatcher, QueueFull, QueueTimeout
-from app.config import Settings
+from app.config import Settings, backend_unavailable
 from app.errors import ApiError
 from models import Generator, Latents
 from models.graphs import GraphedForward, bucket_sizes
@@ -40,6 +41,8 @@ class Runner:
         """``alone`` says whether the request at hand is the only one the server is handling (then a small one
         may run inline, see MicroBatcher); ``on_batch(model, rows)`` is told of every forward pass."""
         self.settings, self.on_batch, self.alone = settings, on_batch, alone
+        if why := backend_unavailable(settings.backend):
+            raise RuntimeError(why)
         self.cpus = available_cpus()
         # Every multi-threaded torch call runs on the one torch thread (the executor's). OpenMP gives each thread
         # that runs a parallel region a team of its own; with two teams on these cores libgomp stops spinning
@@ -49,8 +52,20 @@ class Runner:
         if settings.keep_freed_memory:
             keep_freed_memory()  # process-wide; the in-process benchmark gets it too, as it makes a Runner
         self.device = pick_device(settings.device)
-        self.cuda_graphs = settings.cuda_graphs and self.device.type == "cuda"
-        if settings.cuda_graphs and not self.cuda_graphs:
+        self.onnxruntime = settings.backend == "onnxruntime"
+        self.cuda_graphs = settings.cuda_graphs and self.device.type == "cuda" and not self.onnxruntime
+        self.providers: list[str] = []  # ONNX Runtime's execution providers, with GAN_BACKEND=onnxruntime
+        if self.onnxruntime:
+            ignored = []
+            if settings.precision != "float32":
+                ignored.append(f"GAN_PRECISION={settings.precision}")
+            if settings.cuda_graphs:
+                ignored.append("GAN_CUDA_GRAPHS")
+            if ignored:
+                log.warning("GAN_BACKEND=onnxruntime runs the exported graphs in float32, without CUDA graphs: %s "
+                            "ignored (they are torch's)", " and ".join(ignored))
+            self.providers = self.onnxruntime_providers()
+        elif settings.cuda_graphs and not self.cuda_graphs:
             log.warning("GAN_CUDA_GRAPHS is for CUDA devices; the generators run as they are on %s", self.device)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=TORCH_THREAD)
 
@@ -63,6 +78,8 @@ class Runner:
 
     def forward_fn(self, G: Generator) -> Callable[[Latents], np.ndarray]:
         """The running copy of ``G`` (the loaded model itself is left as it is), as latents -> uint8 pixels."""
+        if self.onnxruntime:
+            return self.onnxruntime_fn(G)
         device = self.device
         G = fold_batch_norm(G) if self.settings.fold_batch_norm else copy.deepcopy(G)  # within 1 grey level
         if self.settings.channels_last and any(p.dim() == 4 for p in G.parameters()):
@@ -82,6 +99,34 @@ class Runner:
             return to_uint8(G(latents.to(device, dtype_in)))
 
         return forward
+
+    def onnxruntime_fn(self, G: Generator) -> Callable[[Latents], np.ndarray]:
+        """``G`` exported to ONNX (batch norms folded, the pixels made in the graph) in an ONNX Runtime session:
+        latents -> the same uint8 pixels as the torch path, within a grey level (tests/app/test_onnx_backend.py)."""
+        import onnxruntime
+
+        from models.onnx import export_onnx, onnx_inputs
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = self.settings.threads or self.cpus  # ONNX Runtime's own pool, not OpenMP's
+        options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(export_onnx(G, pixels="uint8"), options, providers=self.providers)
+
+        def forward(latents: Latents) -> np.ndarray:
+            return session.run(None, onnx_inputs(G, latents))[0]
+
+        return forward
+
+    def onnxruntime_providers(self) -> list[str]:
+        """ONNX Runtime's execution providers for the device: CUDA's first on a CUDA device, where it has one."""
+        import onnxruntime
+
+        if self.device.type != "cuda":
+            return ["CPUExecutionProvider"]
+        if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        log.warning("this ONNX Runtime has no CUDA provider (pip install onnxruntime-gpu): the graphs run on the CPU")
+        return ["CPUExecutionProvider"]
 
     def warm_up(self, G: Generator, forward: Callable[[Latents], np.ndarray]) -> None:
         """One small and one large batch through ``forward``, on the torch thread (where batches run)."""

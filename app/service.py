@@ -136,7 +136,7 @@ class GanService:
         key = {"sha256": sha, "params": params,
                "channels_last": self.settings.channels_last, "fold_batch_norm": self.settings.fold_batch_norm,
                "precision": self.settings.precision, **({"cuda_graphs": True} if self.runner.cuda_graphs else {}),
-               "torch": torch.__version__}
+               **({"backend": self.settings.backend} if self.runner.onnxruntime else {}), "torch": torch.__version__}
         return '"' + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32] + '"'
 
     def latent_of(self, model: LoadedModel, ref: LatentRef, conditions: Conditions, field_name: str) -> Latents:

@@ -1,15 +1,20 @@
-"""Two costs of serving measured in isolation (docs/benchmarks.md, fifth round), each in a fresh process:
+"""Costs of serving measured in isolation (docs/benchmarks.md, fifth round), each in a fresh process:
 
-    python -m bench.runtime_bench
+    python -m bench.runtime_bench                 # 1 and 2
+    python -m bench.runtime_bench --backends      # 3 (needs pip install 'gan-studio[onnx]')
 
 1. One seed's latents (``G.latents_for_seeds([seed])``, what every single-image request
    draws on the event loop), microseconds, for each shipped MNIST generator.
 2. A 256-image forward pass of InfoGAN and DCGAN (channels-last, two threads), milliseconds and minor page faults
    per pass, with glibc's defaults and with ``models.runtime.keep_freed_memory`` (GAN_KEEP_FREED_MEMORY).
+3. The service's forward (latents to uint8 pixels, on its torch thread) with GAN_BACKEND=torch and onnxruntime,
+   microseconds per image at batch 1 and 256, for each MNIST generator: each point the best of ``--rounds``
+   measurements of ``--seconds``, the two backends in turns.
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -51,10 +56,59 @@ for name, k in (("infogan-mnist", 15), ("dcgan-mnist", 5)):
     print(f"{name}, 256 images, glibc {sys.argv[1]}: {ms:.1f} ms a pass, {per:.0f} minor page faults a pass")
 """
 
+BACKENDS = """
+import sys, time
+from app.config import Settings
+from app.runner import Runner
+from bench.serving import machine
+from models import Generator
+from models.checkpoint import load_checkpoint
+from models.files import REPO_ROOT
+seconds, rounds = float(sys.argv[1]), int(sys.argv[2])
+runners = {backend: Runner(Settings(backend=backend)) for backend in ("torch", "onnxruntime")}
 
-def main() -> None:
+def per_image(forward, latents):
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds or done == 0:
+        forward(latents)
+        done += 1
+    return (time.perf_counter() - start) / (done * len(latents))
+
+threads = runners["torch"].settings.threads_from_rows
+print(f"{machine('cpu')}; ONNX Runtime with {runners['onnxruntime'].cpus} intra-op threads, torch with the service's "
+      f"(1 below {threads} images, then {runners['torch'].cpus})")
+print("| model | batch | torch us/image | ONNX Runtime us/image | ONNX Runtime / torch |")
+print("|---|---:|---:|---:|---:|")
+for name in ("gan-mnist", "dcgan-mnist", "cgan-mnist", "infogan-mnist"):
+    G, _ = load_checkpoint(REPO_ROOT / "checkpoints" / name, expected_class=Generator)
+    forwards = {backend: runner.forward_fn(G) for backend, runner in runners.items()}
+    for backend, runner in runners.items():
+        runner.warm_up(G, forwards[backend])
+    for n in (1, 256):
+        latents = G.latents_for_seeds(range(n))
+        best = dict.fromkeys(runners, float("inf"))
+        for _ in range(rounds):  # in turns: the machine's drift falls on both alike
+            for backend, runner in runners.items():  # on each runner's torch thread, as the service runs batches
+                took = runner.executor.submit(per_image, forwards[backend], latents).result()
+                best[backend] = min(best[backend], took)
+        torch_us, onnx_us = best["torch"] * 1e6, best["onnxruntime"] * 1e6
+        print(f"| {name} | {n} | {torch_us:.1f} | {onnx_us:.1f} | {onnx_us / torch_us:.2f} |", flush=True)
+for runner in runners.values():
+    runner.stop()
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backends", action="store_true", help="only 3: torch against ONNX Runtime")
+    parser.add_argument("--seconds", type=float, default=2.0, help="3: the length of one measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="3: measurements per point (the best is kept)")
+    args = parser.parse_args(argv)
     run = lambda code, *args: subprocess.run([sys.executable, "-c", code, *args], cwd=REPO_ROOT,  # noqa: E731
                                              check=True)
+    if args.backends:
+        run(BACKENDS, str(args.seconds), str(args.rounds))
+        return
     run(LATENTS)
     for mode in ("defaults", "kept", "defaults", "kept"):  # twice each, alternating: the machine drifts
         run(FORWARD, mode)

@@ -17,6 +17,8 @@ ratios the goals are stated in; ``--json`` and ``--markdown`` write them.
     python -m bench --device cuda                    # on a GPU machine
     python -m bench --device cuda --precision float16   # the project in float16; the naive server stays float32
     python -m bench --pixels --precision bfloat16     # how far bfloat16 moves each shipped generator's pixels
+    python -m bench --backend onnxruntime             # the project on ONNX Runtime (python -m bench.runtime_bench
+                                                      # --backends: the two backends' forward passes alone)
 """
 
 from __future__ import annotations
@@ -203,6 +205,8 @@ def bench_model(model: str, device: str, seconds: float, workers: int, torchserv
 def markdown(all_results: dict, device: str, seconds: float, workers: int) -> str:
     tool = "wrk (1 thread)" if shutil.which("wrk") else "the bench's asyncio client"
     precision = os.environ.get("GAN_PRECISION", "float32")
+    if os.environ.get("GAN_BACKEND", "torch") == "onnxruntime":
+        precision = "float32 on ONNX Runtime"
     lines = [f"`python -m bench` on {machine(device)}, {seconds:g} s per point, taken in turns of {TURN_S} s "
              "with the sides it is compared with (project, naive and floor at each concurrency; bulk over HTTP and "
              f"in process), load from {tool} on the same machine, each request its own seed; the project's "
@@ -242,6 +246,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--precision", choices=["float32", "float16", "bfloat16"],
                         help="GAN_PRECISION for the project's servers and its in-process path (default: as set)")
+    parser.add_argument("--backend", choices=["torch", "onnxruntime"],
+                        help="GAN_BACKEND for the project's servers and its in-process path (default: as set)")
     parser.add_argument("--cuda-graphs", action="store_true",
                         help="GAN_CUDA_GRAPHS for the project's servers and its in-process path (with --device cuda)")
     parser.add_argument("--pixels", action="store_true", help="only print how far --precision (and --cuda-graphs) "
@@ -267,6 +273,8 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["GAN_PRECISION"] = args.precision
     if args.cuda_graphs:
         os.environ["GAN_CUDA_GRAPHS"] = "true"
+    if args.backend:
+        os.environ["GAN_BACKEND"] = args.backend
     if args.torchserve and (why := torchserve_ready()):
         parser.error(f"--torchserve: TorchServe is {why}")
     results = {model: bench_model(model, args.device, args.seconds, args.workers, args.torchserve)

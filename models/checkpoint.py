@@ -29,6 +29,7 @@ from models import MODEL_CLASSES
 from models.files import atomic_rename, atomic_write_bytes
 
 FORMAT_VERSION = 1
+VERSION_CHARS = 12  # of the sha256: a model's version (X-Model-Version, the service's cards, an export's metadata)
 
 
 class CheckpointError(ValueError):
@@ -46,6 +47,11 @@ def constructor_args(model: nn.Module) -> dict[str, Any]:
     """The constructor arguments of ``model``, read back from the attributes it keeps them in."""
     params = [p for p in inspect.signature(type(model).__init__).parameters if p != "self"]
     return {p: list(v) if isinstance(v := getattr(model, p), tuple) else v for p in params}
+
+
+def version_of(card: dict[str, Any]) -> str:
+    """A model's version: its weights' sha256, the first VERSION_CHARS characters ("unversioned" without one)."""
+    return str(card.get("sha256") or "unversioned")[:VERSION_CHARS]
 
 
 def pending_card_path(card_path: Path) -> Path:

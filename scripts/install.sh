@@ -11,6 +11,8 @@
 # PyPI's Linux wheel, which carries CUDA (several GB, for an NVIDIA GPU). TORCH_INDEX_URL overrides where
 # torch comes from; set it empty to use pip's own settings (a mirror or a local wheel folder).
 # EDITABLE=0 installs a copy of the code instead of linking to this checkout (the Docker image does).
+# Every install but --deps-only also installs the client, its own distribution in client/ (pip install ./client
+# alone needs nothing of the server), with its numpy extra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -37,7 +39,7 @@ case "${1:-}" in
             > /tmp/gan-studio-requirements.txt
         "${pip[@]}" -r /tmp/gan-studio-requirements.txt
         exit 0 ;;
-    --dev) extra="[dev]" ;;  # dev takes train and ray along
+    --dev) extra="[dev]" ;;  # dev takes train, ray and onnx along
     --ray) extra="[ray]" ;;
     --train) extra="[train]" ;;
     "") extra="" ;;
@@ -55,8 +57,12 @@ if [[ "$extra" == *train* || "$extra" == *dev* ]] && { [ ! -d /usr/share/dataset
         echo "note: training's data sets need 'apt-get install ${debian[*]}' (as root)" >&2
     fi
 fi
+# The client after the project, in a pip run of its own: an environment made before the client had its own
+# distribution has gan-client's script in the project's old record, and reinstalling the project removes it.
 if [ "${EDITABLE:-1}" = 1 ]; then
     "${pip[@]}" -e ".${extra}"
+    "${pip[@]}" -e "./client[numpy]"
 else
     "${pip[@]}" ".${extra}"
+    "${pip[@]}" "./client[numpy]"
 fi

@@ -1,5 +1,6 @@
 """The GAN Studio client: a typed Python client, sync and async, and the ``gan-client`` command line. It imports
-nothing of the server (httpx, Pillow and numpy only).
+nothing of the server (httpx and Pillow; numpy only for ``generate_array``, the ``numpy`` extra). Its own
+distribution, in the repository's ``client/``: ``pip install ./client`` (or ``'./client[numpy]'``).
 
     from gan_client import AsyncGanClient, GanClient
     with GanClient("http://localhost:8000", api_key="...") as client:     # api_key: else $GAN_API_KEY

@@ -8,6 +8,9 @@ request fixes: every GET, POST /generate with a seed or seeds, and POST /latent/
 /infogan/sweep and /infogan/encode (their seeds default to 0 and their latents are seeds or z vectors). A
 /generate without a seed draws one on the server and is never sent twice. A read timeout is not retried either
 (the server may still be working on it). Errors are ``GanClientError`` subclasses (gan_client.errors).
+
+numpy is optional (the ``numpy`` extra): numpy numbers, z vectors and images are taken as arguments without the
+client importing it (a numpy value means its caller has), and only ``generate_array``'s npy answer needs it.
 """
 
 from __future__ import annotations
@@ -17,19 +20,23 @@ import base64
 import io
 import numbers
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 from urllib.parse import quote
 
 import httpx
-import numpy as np
 from PIL import Image
 
 from gan_client.errors import ServiceUnreachable, error_for, retry_after
 from gan_client.results import Encoding, ModelCard, Sample
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_URL = "http://localhost:8000"
 DEFAULT_TIMEOUT_S = 60.0
@@ -44,7 +51,21 @@ RETRIED_ERRORS = (httpx.NetworkError, httpx.ConnectTimeout, httpx.RemoteProtocol
 DETERMINISTIC_POSTS = frozenset({"/latent/arithmetic", "/latent/interpolate", "/infogan/sweep", "/infogan/encode"})
 
 T = TypeVar("T")
-ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
+ImageInput: TypeAlias = "str | os.PathLike | bytes | Image.Image | np.ndarray"
+
+
+def loaded_numpy() -> ModuleType | None:
+    """numpy if it is imported, else None: a numpy argument can only come from a caller that imported it."""
+    return sys.modules.get("numpy")
+
+
+def import_numpy() -> ModuleType:
+    """numpy, for the one answer made of it (npy), or an ImportError that says how to install it."""
+    try:
+        import numpy
+    except ImportError as e:
+        raise ImportError("npy answers need numpy: pip install 'gan-client[numpy]' (or numpy itself)") from e
+    return numpy
 
 
 # --- requests, shared by both clients ------------------------------------------------------------------------
@@ -54,9 +75,10 @@ def plain(value: Any) -> Any:
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
-    if isinstance(value, np.ndarray):
+    np = loaded_numpy()
+    if np is not None and isinstance(value, np.ndarray):
         return value.tolist()
-    if isinstance(value, np.generic):
+    if np is not None and isinstance(value, np.generic):
         return value.item()
     return value
 
@@ -75,7 +97,8 @@ def image_bytes(image: ImageInput) -> bytes:
     """The bytes of an image to upload: a file's as they are (PNG, JPEG, ...), a PIL image or a uint8 array as PNG."""
     if isinstance(image, bytes | bytearray | memoryview):
         return bytes(image)
-    if isinstance(image, np.ndarray):
+    np = loaded_numpy()
+    if np is not None and isinstance(image, np.ndarray):
         image = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image)
     if isinstance(image, Image.Image):
         buffer = io.BytesIO()
@@ -174,6 +197,7 @@ class BaseClient:
 
     def generate_array(self, model: str, n: int = 1, seed: int | None = None, **conditioning: Any) -> np.ndarray:
         """The uint8 pixels (n, H, W, C) as one array, without PNG encoding on either side (for bulk use)."""
+        np = import_numpy()  # before the request: without numpy its answer could not be read
         read = lambda r: np.load(io.BytesIO(r.content), allow_pickle=False)
         return self.send(Call("POST", "/generate", read, json=body(model=model, n=n, seed=seed, format="npy",
                                                                    **conditioning)))
