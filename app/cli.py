@@ -8,8 +8,14 @@ or on Ray Serve.
 from __future__ import annotations
 
 import argparse
+import os
 
 from app.config import Settings, backend_unavailable
+
+# Ray Serve's high-throughput mode: HAProxy (C) as each node's ingress, sending requests straight to the replicas'
+# own HTTP servers (Ray's "direct ingress"), and gRPC between Ray's processes; Ray's Python proxy hop was the limit
+# (docs/scaling.md).
+RAY_HIGH_THROUGHPUT = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
 
 
 def serve(argv: list[str] | None = None) -> None:
@@ -20,6 +26,9 @@ def serve(argv: list[str] | None = None) -> None:
     if why := backend_unavailable(Settings().backend):  # one line now, not a traceback from every worker
         raise SystemExit(f"gan-serve: {why}")
     if engine.engine == "ray":
+        if Settings().ray_high_throughput:  # read when Ray Serve is imported, by this process and the cluster it starts
+            for name, value in RAY_HIGH_THROUGHPUT.items():
+                os.environ.setdefault(name, value)
         try:
             from app.ray_serve import run as run_on_ray
         except ImportError as e:

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     ray_target_ongoing_requests: float = Field(32, gt=0, description="autoscaling: requests in flight per replica")
     ray_num_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves for each replica (its torch threads)")
     ray_num_gpus: float = Field(0.0, ge=0, description="GPUs per replica; a fraction shares one (0.25: four)")
+    ray_high_throughput: bool = Field(
+        True, description="Ray Serve's high-throughput mode for the cluster gan-serve --engine ray starts: HAProxy as "
+        "the ingress, straight to the replicas' own HTTP ports, instead of Ray's Python proxy "
+        "(RAY_SERVE_ENABLE_HA_PROXY=1, RAY_SERVE_THROUGHPUT_OPTIMIZED=1; set RAY_* yourself to override either); "
+        "false: Ray's proxy. A cluster it joins (RAY_ADDRESS) keeps the mode it was started with")
 
     # Access.
     cors_origins: Annotated[list[str], NoDecode] = Field(

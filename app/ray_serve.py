@@ -7,9 +7,10 @@ proxy (needs the ``ray`` extra: ``pip install -e '.[ray]'``).
 
 Every replica reads the GAN_* settings of its own environment (the CLI passes this process's GAN_* variables
 to the replicas through Ray's runtime_env; a config file names them under ``runtime_env.env_vars``). Each
-answer carries ``X-Replica``: the id of the replica that made it. The proxy in front is Ray's own uvicorn: the
-connection limits of app/server.py (header and body timeouts, the connection cap) are the plain server's; put
-nginx or a cloud load balancer in front of Ray's proxy for those.
+answer carries ``X-Replica``: the id of the replica that made it. In front, by default (GAN_RAY_HIGH_THROUGHPUT),
+HAProxy sends each request straight to a replica's own HTTP server (Ray's direct ingress); otherwise Ray's Python
+proxy. Either way the connection limits of app/server.py (header and body timeouts, the connection cap) are the
+plain server's; put nginx or a cloud load balancer in front for those.
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ log = logging.getLogger("gan_studio")
 
 
 class ReplicaHeader:
-    """ASGI middleware: ``X-Replica`` on every answer, so a client (or a test) sees which replica served it."""
+    """ASGI middleware: ``X-Replica`` on every answer, so a client (or a test) sees which replica served it.
+
+    It also leaves out the app's own ``X-Request-ID``: Ray's request-id middleware (in its proxy, or with direct
+    ingress in the replica) sets the request's id before the app reads it and adds the same header to the answer,
+    so the app's copy would send it twice."""
 
     def __init__(self, app: Any, replica: str) -> None:
         self.app, self.replica = app, replica.encode()
@@ -42,7 +47,8 @@ class ReplicaHeader:
 
         async def send_with_replica(message: dict) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-replica", self.replica)]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                message["headers"] = [*headers, (b"x-replica", self.replica)]
             await send(message)
 
         await self.app(scope, receive, send_with_replica)

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, StratifiedShuffleSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -85,9 +85,14 @@ EXACT_ROWS = 2000  # up to this many training rows, liblinear's exact solver; be
 
 
 def svm_error(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray) -> float:
-    """Test error of a linear L2-SVM, its C picked by 3-fold cross-validation on the training rows."""
-    svm = LinearSVC(dual="auto", max_iter=2000) if len(train_x) <= EXACT_ROWS else SquaredHingeSVM()
-    search = GridSearchCV(make_pipeline(StandardScaler(), svm), {f"{type(svm).__name__.lower()}__C": C_GRID}, cv=3,
+    """Test error of a linear L2-SVM, its C picked on the training rows alone: by 3-fold cross-validation up to
+    ``EXACT_ROWS`` of them, beyond on one stratified third held out (5 fits instead of 13: with thousands of rows a
+    third is a steady estimate, and each fit takes seconds)."""
+    if len(train_x) <= EXACT_ROWS:
+        svm, cv = LinearSVC(dual="auto", max_iter=2000), 3
+    else:
+        svm, cv = SquaredHingeSVM(), StratifiedShuffleSplit(n_splits=1, test_size=1 / 3, random_state=0)
+    search = GridSearchCV(make_pipeline(StandardScaler(), svm), {f"{type(svm).__name__.lower()}__C": C_GRID}, cv=cv,
                           n_jobs=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

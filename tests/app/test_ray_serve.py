@@ -107,7 +107,7 @@ def test_every_route_answers_as_the_plain_server_does_from_every_replica(ray_url
                 assert content(got) == content(expected), (method, path)
                 for header in ("etag", "cache-control", "x-seed"):
                     assert got.headers.get(header) == expected.headers.get(header), (method, path, header)
-                assert got.headers.get("x-request-id")
+                assert len(got.headers.get_list("x-request-id")) == 1, (method, path)  # once, Ray's and the app's
                 replicas[got.headers.get("x-replica")] += 1
             assert None not in replicas
         # a cached image's ETag is honoured by every replica
@@ -115,6 +115,26 @@ def test_every_route_answers_as_the_plain_server_does_from_every_replica(ray_url
         for _ in range(4):
             assert ray.get("/models/dcgan-mnist/sample.png?seed=5&n=4",
                            headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+
+
+def test_the_ingress_is_haproxy_in_front_of_the_replicas_own_http_servers(ray_url):
+    """Ray Serve's high-throughput mode is gan-serve's default: the port is HAProxy's (Ray's bundled binary), which
+    sends each request to a replica's direct-ingress port; a request's own id comes back once."""
+    port = int(ray_url.rsplit(":", 1)[1])
+    listeners = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    inodes = {line.split()[9] for line in listeners
+              if int(line.split()[1].split(":")[1], 16) == port and line.split()[3] == "0A"}  # 0A: LISTEN
+    owners = set()
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            owners.add((fd.parent.parent / "comm").read_text().strip())
+    assert owners == {"haproxy"}, owners
+    answer = httpx.get(f"{ray_url}/healthz", headers={"X-Request-ID": "mine-1"}, timeout=30)
+    assert answer.headers.get_list("x-request-id") == ["mine-1"] and answer.headers["x-replica"]
 
 
 def test_requests_are_spread_over_both_replicas(ray_url):
@@ -228,6 +248,10 @@ def test_the_kuberay_manifest_is_a_rayservice_with_a_valid_serve_config():
     head = cluster["headGroupSpec"]["template"]["spec"]["containers"][0]
     assert 8000 in {p["containerPort"] for p in head["ports"]}
     (workers,) = cluster["workerGroupSpecs"]
+    from app.cli import RAY_HIGH_THROUGHPUT
+
+    for container in (head, workers["template"]["spec"]["containers"][0]):  # every node in high-throughput mode
+        assert {e["name"]: e["value"] for e in container["env"]} == RAY_HIGH_THROUGHPUT
     assert workers["minReplicas"] <= workers["replicas"] <= workers["maxReplicas"]
     gpu = workers["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]
     per_replica = yaml.safe_load(spec["serveConfigV2"])["applications"][0]["deployments"][0]["ray_actor_options"]
