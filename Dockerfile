@@ -23,6 +23,8 @@ RUN bash scripts/install.sh --deps-only \
     && find numpy -type d -name tests -prune -exec rm -rf {} +
 
 COPY README.md ./
+# app/static/ort comes along when the host's install copied the page's browser runtime there (npm ci in web/); the
+# image has no npm, and without those files its page draws on the server
 COPY app app
 COPY models models
 COPY training training

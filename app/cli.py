@@ -14,8 +14,10 @@ from app.config import Settings, backend_unavailable
 
 # Ray Serve's high-throughput mode: HAProxy (C) as each node's ingress, sending requests straight to the replicas'
 # own HTTP servers (Ray's "direct ingress"), and gRPC between Ray's processes; Ray's Python proxy hop was the limit
-# (docs/scaling.md).
-RAY_HIGH_THROUGHPUT = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+# (docs/scaling.md). HAProxy replays a request whose replica died before answering (every route is a function of
+# its request: a replay gives the same answer); never a 503, the app's deliberate "busy, retry later".
+RAY_HIGH_THROUGHPUT = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+                       "RAY_SERVE_HAPROXY_RETRY_ON": "conn-failure empty-response junk-response"}
 
 
 def serve(argv: list[str] | None = None) -> None:

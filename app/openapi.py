@@ -90,6 +90,15 @@ SAMPLE_RESPONSES: dict[int | str, dict[str, Any]] = MODEL_ERRORS | {
           "images); seeded, with a strong ETag and cached for a year"},
     304: {"description": "If-None-Match named this seeded image's ETag: not generated again"},
 }
+ONNX_RESPONSES: dict[int | str, dict[str, Any]] = MODEL_ERRORS | {
+    200: {"content": {"application/octet-stream": {"schema": BINARY}}, "description": "the generator as an ONNX "
+          "graph (opset 18, dynamic batch): inputs z float32 (n, z_dim); a CGAN's labels and blend_labels int64 (n,) "
+          "and blend float32 (n,); an InfoGAN's categories and blend_categories int64 (n,), codes float32 (n, "
+          "num_continuous) and blend; output images uint8 (n, H, W, C), the server's pixels within one grey level. "
+          "The card's facts are in its metadata. A strong ETag names the checkpoint and the exporter; revalidate "
+          "with If-None-Match (Cache-Control: no-cache)"},
+    304: {"description": "If-None-Match named this version's ETag: not sent again"},
+}
 
 
 DIGIT_PNG = (  # the first digit of the bundled test split (a 6), 28 x 28, as base64 PNG

@@ -1,7 +1,7 @@
 """The page and the API's documentation, none of it in the OpenAPI document: the demo page at / (index.html with
 versioned /static links, its own CSP, revalidated every time), /static (cached a year when ``?v=`` is the file's
-version, an hour otherwise), /favicon.ico, and Swagger UI at /docs and ReDoc at /redoc, served from /docs-assets
-so that they work offline:
+version, an hour otherwise; the browser runtime in /static/ort when scripts/install.sh could install it),
+/favicon.ico, and Swagger UI at /docs and ReDoc at /redoc, served from /docs-assets so that they work offline:
 
     install_pages(app)   # in create_app: the two mounts, then the page and docs routes
 """
@@ -31,7 +31,8 @@ def docs_assets() -> Path:
     return Path(fastapi_offline.__file__).resolve().parent / "static"
 
 
-PAGE_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+# 'wasm-unsafe-eval' lets the page compile WebAssembly (onnxruntime-web, from /static/ort), and nothing else: no eval.
+PAGE_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
             "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 # The docs pages may load nothing from outside the app (ReDoc's footer asks a CDN for a logo: refused).
 DOCS_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
@@ -39,7 +40,9 @@ DOCS_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'u
 # /static/NAME?v=VERSION names one file's content for ever; anything else there may be an hour old, then revalidates.
 VERSIONED_CACHE = "public, max-age=31536000, immutable"
 STATIC_CACHE = "public, max-age=3600"
-STATIC_LINK = re.compile(r'(?<=")/static/([\w.-]+)(?=")')
+STATIC_LINK = re.compile(r'(?<=")/static/((?:[\w-][\w.-]*/)?[\w-][\w.-]*)(?=")')  # a file or one folder down
+# What a module script and WebAssembly's streaming compile insist on, whatever the system's MIME table says.
+MEDIA_TYPES = {".mjs": "text/javascript; charset=utf-8", ".wasm": "application/wasm"}
 
 
 @lru_cache(maxsize=64)
@@ -54,20 +57,25 @@ def asset_version(path: Path, stat: os.stat_result | None = None) -> str:
 
 
 def index_page() -> bytes:
-    """index.html with each /static/NAME it links written /static/NAME?v=VERSION: a deploy changes the URL."""
+    """index.html with each /static/NAME it links written /static/NAME?v=VERSION: a deploy changes the URL. A link to
+    a file that is not there (the browser runtime where install.sh found no npm) is written empty: the page knows
+    without asking."""
     def versioned(link: re.Match[str]) -> str:
         target = STATIC_DIR / link[1]
-        return f"{link[0]}?v={asset_version(target)}" if target.is_file() else link[0]
+        return f"{link[0]}?v={asset_version(target)}" if target.is_file() else ""
 
     return STATIC_LINK.sub(versioned, (STATIC_DIR / "index.html").read_text()).encode()
 
 
 class StaticAssets(StaticFiles):
-    """StaticFiles (ETag, Last-Modified, 304s) with a Cache-Control: a year when ``?v=`` is the file's version."""
+    """StaticFiles (ETag, Last-Modified, 304s) with a Cache-Control: a year when ``?v=`` is the file's version; .mjs
+    and .wasm with the types a browser needs to run them."""
 
     def file_response(self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope,
                       status_code: int = 200) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
+        if media_type := MEDIA_TYPES.get(Path(full_path).suffix):
+            response.headers["Content-Type"] = media_type
         asked = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("v")
         current = asked == [asset_version(Path(full_path), stat_result)]
         response.headers["Cache-Control"] = VERSIONED_CACHE if current else STATIC_CACHE

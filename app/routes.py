@@ -24,6 +24,7 @@ from app.openapi import (
     INTERPOLATE_EXAMPLES,
     INTERPOLATE_RESPONSES,
     MODEL_ERRORS,
+    ONNX_RESPONSES,
     SAMPLE_RESPONSES,
     SWEEP_EXAMPLES,
     SWEEP_RESPONSES,
@@ -148,6 +149,21 @@ async def sample_png(
     else:
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@router.get("/models/{name}/model.onnx", tags=["models"], operation_id="model_onnx", response_class=Response,
+            responses=ONNX_RESPONSES)
+async def model_onnx(name: ModelPath, service: ServiceDep, request: Request) -> Response:
+    """The generator as an ONNX graph with its pixels made inside (uint8), to run with ONNX Runtime anywhere: the
+    demo page draws with it in the browser. Exported once per loaded version; the ETag names that version and the
+    exporter, so a client keeps the file and revalidates it (If-None-Match gets a 304)."""
+    onnx = await service.onnx_file(name, lambda etag: etag_matches(request, etag))
+    request.scope.get("state", {}).get("access", {}).update(model=name)
+    headers = {"ETag": onnx.etag, "Cache-Control": "no-cache", "X-Model-Version": onnx.version}
+    if onnx.data is None:
+        return Response(status_code=304, headers=headers)
+    headers["Content-Disposition"] = f'attachment; filename="{name}.onnx"'
+    return Response(onnx.data, media_type="application/octet-stream", headers=headers)
 
 
 @router.post("/latent/arithmetic", tags=["latent"], operation_id="arithmetic", responses=ARITHMETIC_RESPONSES)

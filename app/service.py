@@ -5,11 +5,14 @@ the runner (where the torch work happens).
 
     service = GanService(settings); service.load_all(); await service.start()
     frames = await service.generate(GenerateRequest(model="cgan-mnist", label=7, n=4, seed=1))
+    onnx = await service.onnx_file("cgan-mnist", lambda etag: False)   # its ONNX graph, exported once per version
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import importlib.util
 import json
 import secrets
 from collections.abc import Callable
@@ -63,6 +66,19 @@ class Encoding:
     version: str = ""  # of the generator whose Q read it
 
 
+ONNX_FORMAT = 1  # what GET /models/{name}/model.onnx holds (inputs, outputs, pixels): a change here changes its ETag
+
+
+@dataclass
+class OnnxFile:
+    """A model's ONNX graph (uint8 pixels) as GET /models/{name}/model.onnx answers it; ``data`` is None when the
+    client's copy is current (a 304, not exported for it)."""
+
+    etag: str
+    version: str
+    data: bytes | None
+
+
 def describe(model: LoadedModel, latents: Latents, with_z: bool) -> list[dict[str, Any]]:
     """What made each image, one dict per row: label (and its name), category, codes, z. Tensors become lists
     once for all rows, not indexed per row (a 256-image InfoGAN answer: 1,024 small tensor operations)."""
@@ -95,6 +111,7 @@ class GanService:
         self.runner = Runner(settings, on_batch, alone)
         self.registry = Registry(settings, self.runner, on_reload)
         self.decoder = Decoder(settings)
+        self.onnx_exports: dict[str, tuple[str, asyncio.Future[bytes]]] = {}  # name -> (version, its export)
 
     # --- life cycle ---------------------------------------------------------------------------
     def load_all(self) -> None:
@@ -138,6 +155,44 @@ class GanService:
                "precision": self.settings.precision, **({"cuda_graphs": True} if self.runner.cuda_graphs else {}),
                **({"backend": self.settings.backend} if self.runner.onnxruntime else {}), "torch": torch.__version__}
         return '"' + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32] + '"'
+
+    def onnx_etag(self, model: LoadedModel) -> str | None:
+        """A strong ETag for the model's ONNX file from the checkpoint's sha256 and the exporter (its opset, the pixels,
+        the file's format, and torch, whose tracer writes the bytes); None when the card has no sha256 to vouch."""
+        from models.onnx import OPSET
+
+        sha = model.card.get("sha256")
+        if not sha:
+            return None
+        key = {"sha256": sha, "opset": OPSET, "pixels": "uint8", "format": ONNX_FORMAT, "torch": torch.__version__}
+        return '"onnx-' + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32] + '"'
+
+    async def onnx_file(self, name: str, current: Callable[[str], bool]) -> OnnxFile:
+        """Model ``name`` as an ONNX graph, exported on the torch thread once per loaded version (a checkpoint of some
+        MB: 0.05-0.3 s) and kept; ``current(etag)`` says whether the client holds that version already (then no
+        export, no bytes). A 503 when the onnx package is missing (pip install 'gan-studio[onnx]')."""
+        model = self.registry.get(name)
+        etag = self.onnx_etag(model)
+        if etag is not None and current(etag):
+            return OnnxFile(etag, model.version, None)
+        if importlib.util.find_spec("onnx") is None:
+            raise ApiError(503, "this server cannot export ONNX: the onnx package is not installed (pip install "
+                           "'gan-studio[onnx]')")
+        for gone in set(self.onnx_exports) - set(self.registry.models):
+            del self.onnx_exports[gone]
+        version, export = self.onnx_exports.get(name, ("", None))
+        if export is None or version != model.version or (export.done() and export.exception() is not None):
+            from models.onnx import export_onnx
+
+            G, card = model.G, model.card
+            export = asyncio.ensure_future(self.runner.in_torch_thread(lambda: export_onnx(G, card)))
+            self.onnx_exports[name] = (model.version, export)
+        data = await asyncio.shield(export)  # a client that leaves does not cancel the export others wait for
+        if etag is None:
+            etag = '"onnx-' + hashlib.sha256(data).hexdigest()[:32] + '"'
+            if current(etag):
+                return OnnxFile(etag, model.version, None)
+        return OnnxFile(etag, model.version, data)
 
     def latent_of(self, model: LoadedModel, ref: LatentRef, conditions: Conditions, field_name: str) -> Latents:
         G = model.G

@@ -4,7 +4,8 @@
 
 Against the container the tool started (port $PORT, name $NAME, image $TAG): ready with the four models; CGAN
 label 7 read as 7 by the project's classifier; seeded requests byte-identical to the app outside the container;
-a non-root process that cannot write to the code or the checkpoints; an extra checkpoint mounted at /models
+a non-root process that cannot write to the code or the checkpoints; the browser runtime that the host's install
+copied into app/static/ort served from the image, and a model's ONNX file; an extra checkpoint mounted at /models
 served by a second container; and the compose file's default service up and healthy under podman-compose.
 """
 
@@ -84,6 +85,19 @@ def check_same_bytes_as_outside(url: str) -> None:
         outside = [httpx.post(outside_url + "/generate", json=body, timeout=30).content for body in SEEDED]
     for body, a, b in zip(SEEDED, inside, outside, strict=True):
         assert a == b, f"{body}: {len(a)} bytes inside, {len(b)} outside, different"
+
+
+def check_browser_runtime(url: str) -> None:
+    step("the page's browser runtime and a model's ONNX file are served")
+    onnx = httpx.get(url + "/models/cgan-mnist/model.onnx", timeout=60)
+    assert onnx.status_code == 200 and onnx.headers["content-type"] == "application/octet-stream", onnx.text[:300]
+    if not (REPO_ROOT / "app" / "static" / "ort" / "ort.wasm.min.mjs").is_file():
+        return  # the host had no npm: the image has no runtime either, and the page draws on the server
+    page = httpx.get(url + "/").text
+    wasm = page.split('data-wasm="', 1)[1].split('"', 1)[0]
+    assert wasm.startswith("/static/ort/ort-wasm-simd-threaded.wasm?v="), wasm
+    r = httpx.get(url + wasm, headers={"Accept-Encoding": "identity"}, timeout=60)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/wasm" and r.content[:4] == b"\0asm"
 
 
 def check_user_and_read_only_code(name: str) -> None:
@@ -168,6 +182,7 @@ def main() -> None:
     url, name, tag = f"http://127.0.0.1:{os.environ['PORT']}", os.environ["NAME"], os.environ["TAG"]
     check_models_and_digits(url)
     check_same_bytes_as_outside(url)
+    check_browser_runtime(url)
     check_user_and_read_only_code(name)
     check_extra_checkpoint(tag)
     check_compose(tag)

@@ -12,7 +12,9 @@
 # torch comes from; set it empty to use pip's own settings (a mirror or a local wheel folder).
 # EDITABLE=0 installs a copy of the code instead of linking to this checkout (the Docker image does).
 # Every install but --deps-only also installs the client, its own distribution in client/ (pip install ./client
-# alone needs nothing of the server), with its numpy extra.
+# alone needs nothing of the server), with its numpy extra, and, where npm is, the demo page's browser runtime:
+# onnxruntime-web as web/package-lock.json pins it, its WebAssembly build copied into app/static/ort (without npm the
+# page draws on the server; the Docker image takes the files that an install on the host copied there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -56,6 +58,20 @@ if [[ "$extra" == *train* || "$extra" == *dev* ]] && { [ ! -d /usr/share/dataset
     else
         echo "note: training's data sets need 'apt-get install ${debian[*]}' (as root)" >&2
     fi
+fi
+# The browser runtime before the project's pip install: EDITABLE=0 copies app/, and app/static/ort with it. npm ci runs
+# only when the lock file changed since it last did (each `make serve` runs this script).
+ort_files=(ort.wasm.min.mjs ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm)
+if command -v npm >/dev/null && [ -f web/package-lock.json ]; then
+    lock=$(sha256sum web/package-lock.json | cut -d" " -f1)
+    if [ "$(cat web/node_modules/.installed-lock 2>/dev/null)" != "$lock" ]; then
+        npm ci --prefix web --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+        echo "$lock" > web/node_modules/.installed-lock
+    fi
+    rm -rf app/static/ort && mkdir -p app/static/ort  # what an older version copied goes
+    for f in "${ort_files[@]}"; do cp web/node_modules/onnxruntime-web/dist/"$f" app/static/ort/; done
+elif [ ! -f app/static/ort/ort.wasm.min.mjs ]; then
+    echo "note: no npm, so no browser runtime (onnxruntime-web): the demo page draws its images on the server" >&2
 fi
 # The client after the project, in a pip run of its own: an environment made before the client had its own
 # distribution has gan-client's script in the project's old record, and reinstalling the project removes it.

@@ -112,6 +112,196 @@ function describe(info) {
   return parts.join(", ");
 }
 
+// ---- drawing in the browser: onnxruntime-web (WebAssembly) runs the model's ONNX graph ------------------------
+// Where WebAssembly exists and the server has the runtime's files (scripts/install.sh copies them with npm), the page
+// loads onnxruntime-web and GET /models/NAME/model.onnx; a seed's latents come from the server once (/generate with
+// return_latents), and from then on labels, categories, codes and the interpolation's t are drawn here, with no
+// request. Anywhere else, or when loading fails, every image comes from the server as before.
+const local = {
+  runtime: null, runtimeFailed: false,  // the promise of the ort module, made once
+  session: null, name: null, version: null, inputs: [],  // the loaded model's session and its graph's inputs
+  loading: null, why: null,  // why the page draws on the server (null: it does not, or not yet known)
+  latents: new Map(),  // "model@version:seed" -> { z, label, category, codes }, from the server's JSON
+  queue: Promise.resolve(), canvas: null,
+};
+const LATENTS_KEPT = 4096;
+
+function runtimeFiles() {
+  const d = $("ort-files").dataset;
+  return d.runtime && d.loader && d.wasm ? { runtime: d.runtime, loader: d.loader, wasm: d.wasm } : null;
+}
+
+// Whether this page may draw here at all (then its requests ask for latents along with the images).
+const canDrawHere = () => typeof WebAssembly === "object" && runtimeFiles() !== null && !local.runtimeFailed;
+const drawsHere = () => local.session !== null && model() && local.name === model().name
+  && local.version === model().version;
+
+function showSide() {
+  const el = $("drawn-by");
+  if (drawsHere()) {
+    el.dataset.side = "browser";
+    el.textContent = "Images drawn in your browser (WebAssembly)";
+  } else if (local.loading) {
+    el.dataset.side = "loading";
+    el.textContent = "Images drawn by the server while the browser runtime loads";
+  } else {
+    el.dataset.side = "server";
+    el.textContent = `Images drawn by the server${local.why ? ` (${local.why})` : ""}`;
+  }
+}
+
+function loadRuntime() {
+  if (!local.runtime) {
+    const files = runtimeFiles();
+    local.runtime = import(files.runtime).then((ort) => {
+      ort.env.wasm.numThreads = 1;  // no SharedArrayBuffer, no cross-origin isolation, no workers
+      const url = (path) => new URL(path, location.href).href;
+      ort.env.wasm.wasmPaths = { mjs: url(files.loader), wasm: url(files.wasm) };  // the app's own, versioned
+      return ort;
+    });
+    local.runtime.catch(() => { local.runtimeFailed = true; });
+  }
+  return local.runtime;
+}
+
+// The selected model's graph, loaded after its first images came from the server; a model picked meanwhile wins.
+async function prepareLocal(m) {
+  const old = local.session;
+  if (old) local.queue = local.queue.then(() => old.release());  // after the draws queued on it
+  Object.assign(local, { session: null, name: null, version: null });
+  if (typeof WebAssembly !== "object") local.why = "this browser has no WebAssembly";
+  else if (!runtimeFiles()) local.why = "the server has no browser runtime installed";
+  if (!canDrawHere()) { local.loading = null; showSide(); return; }
+  const loading = (async () => {
+    const ort = await loadRuntime();
+    const response = await request(`/models/${encodeURIComponent(m.name)}/model.onnx`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+    return { session, version: response.headers.get("x-model-version") };
+  })();
+  local.loading = loading;
+  showSide();
+  try {
+    const { session, version } = await loading;
+    if (local.loading !== loading || model() !== m) { session.release(); return; }  // another model was picked
+    if (version && version !== m.version) throw new Error(`the server sent version ${version}, not ${m.version}`);
+    Object.assign(local, { session, name: m.name, version: m.version, inputs: session.inputNames, why: null });
+  } catch (error) {
+    if (local.loading !== loading) return;
+    local.why = `the browser runtime failed: ${error.message || error}`;
+    console.warn("GAN Studio draws on the server:", error);
+  } finally {
+    if (local.loading === loading) local.loading = null;
+    showSide();
+  }
+}
+
+const latentKey = (seed, name = model().name, version = model().version) => `${name}@${version}:${seed}`;
+
+// What a /generate answer told of each seed, under the model and version that answered (another may be selected now).
+function keepLatents(answer) {
+  if (local.latents.size > LATENTS_KEPT) local.latents.clear();
+  for (const img of answer.images) {
+    if (img.z !== undefined && img.seed !== undefined) {
+      local.latents.set(latentKey(img.seed, answer.model, answer.model_version),
+        { z: img.z, label: img.label, category: img.category, codes: img.codes });
+    }
+  }
+}
+
+const knownLatents = (seeds) => seeds.every((s) => local.latents.has(latentKey(s)));
+
+// A seed's latents: from what the server told already, else one /generate (json, return_latents) for those missing.
+async function seedLatents(seeds) {
+  const missing = [...new Set(seeds.filter((s) => !local.latents.has(latentKey(s))))];
+  if (missing.length) {
+    const data = await postJSON("/generate", { model: model().name, seeds: missing, n: missing.length, format: "json",
+      return_latents: true });
+    keepLatents(data);
+  }
+  return seeds.map((s) => local.latents.get(latentKey(s)));
+}
+
+function pngOf(pixels, offset, h, w, c) {
+  const canvas = local.canvas || (local.canvas = document.createElement("canvas"));
+  canvas.width = w; canvas.height = h;
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(w, h);
+  for (let p = 0; p < h * w; p++) {
+    const s = offset + p * c;
+    image.data[4 * p] = pixels[s];
+    image.data[4 * p + 1] = pixels[s + (c > 1 ? 1 : 0)];
+    image.data[4 * p + 2] = pixels[s + (c > 1 ? 2 : 0)];
+    image.data[4 * p + 3] = 255;
+  }
+  ctx.putImageData(image, 0, 0);
+  return canvas.toDataURL("image/png").slice("data:image/png;base64,".length);
+}
+
+// Rows of { z, label, blendLabel, category, blendCategory, codes, blend } through the graph (models/onnx.py's
+// inputs), one run at a time; base64 PNGs back, as the server's JSON has them.
+function drawHere(rows) {
+  const run = async () => {
+    const ort = await loadRuntime(), session = local.session;
+    if (!session) throw new Error("no model is loaded in the browser");
+    const m = model(), n = rows.length, feeds = {};
+    const floats = (k, get) => new ort.Tensor("float32", Float32Array.from(rows.flatMap(get)), k ? [n, k] : [n]);
+    const ints = (get) => new ort.Tensor("int64", BigInt64Array.from(rows.map((r) => BigInt(get(r)))), [n]);
+    const make = {
+      z: () => floats(m.z_dim, (r) => r.z),
+      labels: () => ints((r) => r.label),
+      blend_labels: () => ints((r) => r.blendLabel ?? r.label),
+      categories: () => ints((r) => r.category),
+      blend_categories: () => ints((r) => r.blendCategory ?? r.category),
+      codes: () => floats(m.num_continuous, (r) => r.codes),
+      blend: () => floats(null, (r) => [r.blend ?? 0]),
+    };
+    for (const name of local.inputs) feeds[name] = make[name]();
+    const out = (await session.run(feeds)).images;
+    const [, h, w, c] = out.dims, size = h * w * c;
+    return rows.map((_, i) => pngOf(out.data, i * size, h, w, c));
+  };
+  const done = local.queue.then(run);
+  local.queue = done.catch(() => {});
+  return done;
+}
+
+// A local draw that fails sends this model back to the server (and says why); the caller then asks the server.
+function giveUpLocal(error) {
+  console.warn("GAN Studio draws on the server:", error);
+  const old = local.session;
+  if (old) local.queue = local.queue.then(() => old.release());
+  local.session = null;
+  local.why = `drawing in the browser failed: ${error.message || error}`;
+  showSide();
+}
+
+// models/sampling.py's interpolation at one t: z by slerp (in float64, then float32) or lerp (float32), codes
+// linearly, the labels or categories blended from a's toward b's by t, the end frames exactly a's and b's.
+const f32 = Math.fround;
+
+function slerp(a, b, t) {
+  let dot = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) { dot += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+  const cos = dot / Math.max(Math.sqrt(aa) * Math.sqrt(bb), 1e-12);
+  const omega = Math.acos(Math.min(1, Math.max(-1, cos)));
+  if (Math.abs(omega) < 1e-4) return a.map((x, i) => (1 - t) * x + t * b[i]);
+  return a.map((x, i) => (Math.sin((1 - t) * omega) * x + Math.sin(t * omega) * b[i]) / Math.sin(omega));
+}
+
+const lerp = (a, b, t) => a.map((x, i) => f32(f32(f32(1 - t) * x) + f32(t * b[i])));
+
+function interpolatedRow(a, b, t, method) {
+  t = f32(t);  // torch.linspace's float32 t
+  let z = method === "slerp" ? slerp(a.z, b.z, t) : lerp(a.z, b.z, t);
+  if (t === 0) z = a.z; else if (t === 1) z = b.z;
+  const row = { z, blend: t };
+  if (a.label !== undefined) Object.assign(row, { label: a.label, blendLabel: b.label });
+  if (a.category !== undefined) Object.assign(row, { category: a.category, blendCategory: b.category });
+  if (a.codes !== undefined) row.codes = lerp(a.codes, b.codes, t);
+  return row;
+}
+
 // ---- model picker and card -----------------------------------------------------------------------
 const fmt = (v, digits = 3) => (typeof v === "number" ? Number(v.toFixed(digits)).toString() : v);
 
@@ -166,6 +356,7 @@ async function selectModel(name) {
   buildDigitButtons();
   buildInfoganControls();
   resetPicks();
+  prepareLocal(state.model);  // meanwhile the first images come from the server, with their latents
   await generateSamples();
   await newPool();
   if (state.model.num_categories) await liveUpdate();
@@ -205,14 +396,39 @@ function sampleTile(info) {
   return div;
 }
 
+// The grid: drawn here when every seed's latents are known (a label or "all digits" after the first answer), else by
+// the server, whose JSON then carries the latents (return_latents) for the next time.
 async function generateSamples(extra = {}) {
-  const body = { model: model().name, seed: seedValue(), n: Number($("count").value), format: "json", ...extra };
-  if (body.seeds) delete body.seed;
-  const data = await postJSON("/generate", body);
+  const n = extra.seeds ? extra.seeds.length : Number($("count").value);
+  const seeds = extra.seeds || Array.from({ length: n }, (_, i) => seedValue() + i);
+  let images = null, timing = "";
+  if (drawsHere() && knownLatents(seeds)) {
+    const started = performance.now();
+    const rows = seeds.map((s, i) => {
+      const known = local.latents.get(latentKey(s));
+      return { ...known, label: extra.labels ? extra.labels[i] : extra.label ?? known.label };
+    });
+    try {
+      const pngs = await drawHere(rows);
+      images = rows.map((r, i) => ({ seed: seeds[i], ...conditioningOf(r), png: pngs[i] }));
+      timing = `${n} images drawn in your browser in ${ms(performance.now() - started)}`;
+    } catch (error) {
+      giveUpLocal(error);
+    }
+  }
+  if (!images) {
+    const body = { model: model().name, seed: seedValue(), n, format: "json", ...extra };
+    if (body.seeds) delete body.seed;
+    if (canDrawHere()) body.return_latents = true;
+    const data = await postJSON("/generate", body);
+    keepLatents(data);
+    images = data.images;
+    timing = `${images.length} images drawn by the server in ${ms(data.clientMs)} (server ${ms(data.elapsed_ms)})`;
+  }
   const grid = $("samples");
   grid.style.gridTemplateColumns = extra.columns ? `repeat(${extra.columns}, minmax(0, 1fr))` : "";
-  grid.replaceChildren(...data.images.map(sampleTile));
-  $("samples-time").textContent = `${data.images.length} images in ${ms(data.clientMs)} (server ${ms(data.elapsed_ms)})`;
+  grid.replaceChildren(...images.map(sampleTile));
+  $("samples-time").textContent = timing;
 }
 
 function openLightbox(info) {
@@ -257,7 +473,9 @@ async function allDigits() {
 
 // ---- latent arithmetic and interpolation ----------------------------------------------------------
 async function newPool() {
-  const data = await postJSON("/generate", { model: model().name, seed: seedValue() + 1000, n: 24, format: "json" });
+  const data = await postJSON("/generate", { model: model().name, seed: seedValue() + 1000, n: 24, format: "json",
+    ...(canDrawHere() ? { return_latents: true } : {}) });
+  keepLatents(data);
   state.pool = data.images;
   renderPool();
 }
@@ -286,7 +504,13 @@ function renderPicks() {
   }
   $("interp-ends").replaceChildren(...state.picks.I.map(pickedImage));
   $("arith-run").disabled = !["A", "B", "C"].every((g) => state.picks[g].length > 0);
-  $("interp-run").disabled = state.picks.I.length !== 2;
+  $("interp-run").disabled = $("interp-t").disabled = state.picks.I.length !== 2;
+  if (state.picks.I.length !== 2) {
+    $("interp-frame").hidden = true;
+    $("interp-frame-time").textContent = "";
+  } else if (drawsHere()) {
+    scrub();
+  }
   renderPool();
 }
 
@@ -368,6 +592,7 @@ async function runInterpolation() {
   const body = { model: model().name, start: { seed: start.seed }, end: { seed: end.seed }, steps,
     method: $("interp-method").value, format: "json" };
   const data = await postJSON("/latent/interpolate", body);
+  state.anim.key = interpolationKey();
   $("interp-strip").replaceChildren(...data.images.map((f) => {
     const el = document.createElement("img");
     el.src = pngURL(f.png); el.alt = `Frame t=${f.t}`;
@@ -379,6 +604,50 @@ async function runInterpolation() {
   $("interp-anim").hidden = $("interp-play").hidden = false;
   startAnimation();
   $("interp-time").textContent = `${steps} frames in ${ms(data.clientMs)}`;
+}
+
+// The slider t between the two ends: drawn here on every input event (models/sampling.py's interpolation at that t),
+// or on the server's side the strip's nearest frame (the strip asked for first when it is not these ends').
+const interpolationKey = () => [model().name, ...state.picks.I.map((p) => p.seed), $("interp-method").value,
+  $("interp-steps").value].join(",");
+const scrubbing = { busy: false, pending: false };
+
+async function scrub() {
+  if (scrubbing.busy) { scrubbing.pending = true; return; }  // one at a time; the latest position wins
+  scrubbing.busy = true;
+  try {
+    await drawScrub();
+  } catch (error) {
+    showError(error);
+  } finally {
+    scrubbing.busy = false;
+    if (scrubbing.pending) { scrubbing.pending = false; scrub(); }
+  }
+}
+
+async function drawScrub() {
+  const t = Number($("interp-t").value), [a, b] = state.picks.I;
+  $("interp-t-value").textContent = t.toFixed(2);
+  if (!a || !b) return;
+  const frame = $("interp-frame"), started = performance.now();
+  if (drawsHere() && a.z && b.z) {
+    try {
+      const [png] = await drawHere([interpolatedRow(a, b, t, $("interp-method").value)]);
+      frame.src = pngURL(png);
+      frame.hidden = false;
+      const took = ms(performance.now() - started);
+      $("interp-frame-time").textContent = `t = ${t.toFixed(2)}, drawn in your browser in ${took}`;
+      return;
+    } catch (error) {
+      giveUpLocal(error);
+    }
+  }
+  if (state.anim.key !== interpolationKey() || !state.anim.frames.length) await runInterpolation();
+  const frames = state.anim.frames, k = Math.round(t * (frames.length - 1));
+  frame.src = pngURL(frames[k]);
+  frame.hidden = false;
+  const at = (k / (frames.length - 1)).toFixed(2);
+  $("interp-frame-time").textContent = `frame ${k + 1} of ${frames.length} (t = ${at}), drawn by the server`;
 }
 
 // ---- InfoGAN ------------------------------------------------------------------------------------
@@ -445,26 +714,45 @@ function buildInfoganControls() {
   for (let k = 0; k < m.num_continuous; k++) addSweep(codeLabel(k), k);
 }
 
-// Live updates: at most one request in flight; the latest slider position wins.
+// Live updates: at most one in flight; the latest slider position wins. Drawn here once the model is loaded in the
+// browser (the seed's z from the server once), else a PNG from the server.
 async function liveUpdate() {
   const live = state.live;
   if (live.busy) { live.pending = true; return; }
   live.busy = true;
   try {
     clearError();
-    const params = new URLSearchParams({ seed: seedValue(), category: state.category, codes: state.codes.join(","), scale: 6 });
     const started = performance.now();
-    const response = await request(`/models/${encodeURIComponent(model().name)}/sample.png?${params}`);
-    const url = URL.createObjectURL(await response.blob());
-    if (live.url) URL.revokeObjectURL(live.url);
-    live.url = url;
-    $("info-image").src = url;
-    $("info-time").textContent = `updated in ${ms(performance.now() - started)}`;
+    if (!(await liveHere(started))) {
+      const params = new URLSearchParams({ seed: seedValue(), category: state.category, codes: state.codes.join(","), scale: 6 });
+      const response = await request(`/models/${encodeURIComponent(model().name)}/sample.png?${params}`);
+      const url = URL.createObjectURL(await response.blob());
+      if (live.url) URL.revokeObjectURL(live.url);
+      live.url = url;
+      $("info-image").src = url;
+      $("info-time").textContent = `drawn by the server in ${ms(performance.now() - started)}`;
+    }
   } catch (error) {
     showError(error);
   } finally {
     live.busy = false;
     if (live.pending) { live.pending = false; liveUpdate(); }
+  }
+}
+
+async function liveHere(started) {
+  if (!drawsHere()) return false;
+  const [known] = await seedLatents([seedValue()]);
+  try {
+    const [png] = await drawHere([{ z: known.z, category: state.category, codes: state.codes }]);
+    if (state.live.url) URL.revokeObjectURL(state.live.url);
+    state.live.url = null;
+    $("info-image").src = pngURL(png);
+    $("info-time").textContent = `drawn in your browser in ${ms(performance.now() - started)}`;
+    return true;
+  } catch (error) {
+    giveUpLocal(error);
+    return false;
   }
 }
 
@@ -665,6 +953,8 @@ function wire() {
   $("arith-run").addEventListener("click", () => guarded(runArithmetic));
   $("interp-run").addEventListener("click", () => guarded(runInterpolation));
   $("interp-play").addEventListener("click", () => (state.anim.timer ? stopAnimation() : startAnimation()));
+  $("interp-t").addEventListener("input", scrub);
+  $("interp-method").addEventListener("change", () => { if (drawsHere() && state.picks.I.length === 2) scrub(); });
   $("pad").addEventListener("pointerdown", padDown);
   $("pad").addEventListener("pointermove", padMove);
   $("pad").addEventListener("pointerup", padUp);

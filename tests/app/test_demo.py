@@ -352,3 +352,166 @@ def test_the_download_link_on_a_sample_is_a_touch_target_of_at_least_24_px(brows
         assert len(sizes) == 16 + 2 and all(w >= 24 and h >= 24 for w, h in sizes), (width, sizes)
     watch.assert_clean()
     page.close()
+
+
+# ---- drawing in the browser: onnxruntime-web runs the model's ONNX graph --------------------------------------
+RUNTIME = REPO_ROOT / "app" / "static" / "ort" / "ort.wasm.min.mjs"
+needs_runtime = pytest.mark.skipif(not RUNTIME.is_file(), reason="no browser runtime in app/static/ort "
+                                   "(scripts/install.sh copies onnxruntime-web there with npm)")
+# An image's pixels as the page shows them: drawn on a canvas and read back, (H, W, RGBA)
+READ_PIXELS = """async (sel) => {
+    const img = document.querySelector(sel); await img.decode();
+    const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+    return [c.height, c.width, Array.from(g.getImageData(0, 0, c.width, c.height).data)]; }"""
+
+
+def page_pixels(page, selector: str, channels: int):
+    import numpy as np
+
+    h, w, data = page.evaluate(READ_PIXELS, selector)
+    return np.array(data, dtype=np.int16).reshape(h, w, 4)[..., :channels]
+
+
+def served_pixels(response):
+    """The server's pixels: a PNG's (H, W, C), or an npy answer's (N, H, W, C)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    assert response.status_code == 200, response.text[:300]
+    if response.headers["content-type"] == "application/x-npy":
+        return np.load(io.BytesIO(response.content)).astype(np.int16)
+    pixels = np.asarray(Image.open(io.BytesIO(response.content))).astype(np.int16)
+    return pixels[..., None] if pixels.ndim == 2 else pixels
+
+
+def open_in_browser(browser, url, model):
+    """The page with ``model`` once it draws in the browser, and a list that records every request to the app."""
+    page, watch = open_page(browser, url, model=model)
+    page.wait_for_selector("#drawn-by[data-side=browser]", timeout=60_000)
+    asked: list[str] = []
+    page.on("request", lambda r: r.url.startswith(url) and asked.append(f"{r.method} {r.url}"))
+    return page, watch, asked
+
+
+def settled(page, selector: str, text: str) -> None:
+    """Waits for the live image or scrub to be drawn and idle, its timing saying ``text``."""
+    page.wait_for_function(
+        "([sel, text]) => !state.live.busy && !state.live.pending && !scrubbing.busy && !scrubbing.pending"
+        " && document.querySelector(sel).textContent.includes(text)", arg=[selector, text])
+
+
+def pick_ends(page, first: int, second: int) -> list[int]:
+    page.click("button.target[data-target='I']")
+    pool = page.locator("#pool .tile button.open")
+    pool.nth(first).click()
+    pool.nth(second).click()
+    return page.evaluate("state.picks.I.map((p) => p.seed)")
+
+
+def scrub_to(page, t: float, method: str = "slerp") -> None:
+    page.select_option("#interp-method", method)
+    page.eval_on_selector("#interp-t", "(s, t) => { s.value = t; s.dispatchEvent(new Event('input')); }", str(t))
+
+
+@needs_runtime
+def test_cgan_labels_and_the_interpolation_are_drawn_in_the_browser_as_the_server_draws_them(browser, url):
+    import httpx
+    import numpy as np
+
+    page, watch, asked = open_in_browser(browser, url, "cgan-mnist")
+    page.click("#digit-buttons button:has-text('7')")
+    page.wait_for_function("() => document.querySelector('#samples-time').textContent.includes('in your browser')")
+    alts = page.eval_on_selector_all("#samples .tile img", "imgs => imgs.map(i => i.alt)")
+    assert len(alts) == 16 and all("digit 7" in a for a in alts)
+    drawn = page_pixels(page, "#samples .tile:nth-child(4) img", 1)  # seed 3
+    served = served_pixels(httpx.get(f"{url}/models/cgan-mnist/sample.png", params={"seed": 3, "label": 7}))
+    assert drawn.shape == served.shape == (28, 28, 1) and np.abs(drawn - served).max() <= 1
+    page.click("#all-digits")  # seeds 0-3 again, with every label: known latents, drawn here too
+    page.wait_for_function("() => document.querySelectorAll('#samples .tile').length === 40")
+    start, end = pick_ends(page, 10, 11)
+    for t, method, frame in ((0.25, "slerp", 1), (0.75, "lerp", 3), (1, "slerp", 4)):
+        scrub_to(page, t, method)
+        settled(page, "#interp-frame-time", f"t = {t:.2f}, drawn in your browser")
+        walk = httpx.post(f"{url}/latent/interpolate", json={"model": "cgan-mnist", "start": {"seed": start},
+                          "end": {"seed": end}, "steps": 5, "method": method, "format": "npy"})
+        assert np.abs(page_pixels(page, "#interp-frame", 1) - served_pixels(walk)[frame]).max() <= 1, (t, method)
+    assert asked == []  # a label, all digits, the ends and the slider: nothing asked of the server
+    page.locator("#arith-section").screenshot(path=str(ARTIFACTS / "demo-scrub-in-browser.png"))
+    watch.assert_clean()
+    page.close()
+
+
+@needs_runtime
+def test_infogan_categories_and_codes_are_drawn_in_the_browser_as_the_server_draws_them(browser, url):
+    import httpx
+    import numpy as np
+
+    page, watch, asked = open_in_browser(browser, url, "infogan-mnist")
+    page.click("#category-buttons button:nth-child(5)")  # category 4
+    page.locator("#code-0").focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")  # 0.5, an input event a step, each drawn here
+    page.eval_on_selector("#code-1", "s => { s.value = -1.2; s.dispatchEvent(new Event('input')); }")
+    settled(page, "#info-time", "drawn in your browser")
+    assert page.evaluate("state.codes") == [0.5, -1.2]
+    drawn = page_pixels(page, "#info-image", 1)
+    served = served_pixels(httpx.get(f"{url}/models/infogan-mnist/sample.png",
+                                     params={"seed": 0, "category": 4, "codes": "0.5,-1.2"}))
+    assert drawn.shape == served.shape and np.abs(drawn - served).max() <= 1
+    start, end = pick_ends(page, 2, 5)  # categories blended, codes lerped
+    scrub_to(page, 0.5)
+    settled(page, "#interp-frame-time", "t = 0.50, drawn in your browser")
+    walk = httpx.post(f"{url}/latent/interpolate", json={"model": "infogan-mnist", "start": {"seed": start},
+                      "end": {"seed": end}, "steps": 3, "format": "npy"})
+    assert np.abs(page_pixels(page, "#interp-frame", 1) - served_pixels(walk)[1]).max() <= 1
+    assert asked == []
+    watch.assert_clean()
+    page.close()
+
+
+def test_without_webassembly_the_server_draws_and_the_page_says_so(browser, url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.add_init_script("delete window.WebAssembly")
+    watch = PageWatch(page, url)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(f"{r.method} {r.url} {r.post_data or ''}"))
+    page.goto(url + "/#model=infogan-mnist")
+    page.wait_for_selector("#samples .tile img")
+    assert page.get_attribute("#drawn-by", "data-side") == "server"
+    assert "drawn by the server (this browser has no WebAssembly)" in page.inner_text("#drawn-by")
+    page.wait_for_function("() => document.querySelector('#info-time').textContent.includes('drawn by the server')")
+    before = page.get_attribute("#info-image", "src")
+    page.click("#category-buttons button:nth-child(3)")
+    page.wait_for_function("old => document.querySelector('#info-image').src !== old", arg=before)
+    page.select_option("#model", "cgan-mnist")
+    page.wait_for_function("() => [...document.querySelectorAll('#digit-buttons button')].length === 10")
+    page.click("#digit-buttons button:has-text('3')")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#samples .tile img')].every(i => i.alt.includes('digit 3'))")
+    assert "drawn by the server" in page.inner_text("#samples-time")
+    rendered(page, "#samples .tile img")
+    pick_ends(page, 0, 1)
+    scrub_to(page, 0.5)  # the server's strip, its nearest frame
+    page.wait_for_function(
+        "() => document.querySelector('#interp-frame-time').textContent.includes('drawn by the server')")
+    rendered(page, "#interp-frame")
+    assert not [a for a in asked if "/static/ort/" in a or "model.onnx" in a or "return_latents" in a], asked
+    watch.assert_clean()
+    page.close()
+
+
+@needs_runtime
+def test_when_the_runtime_fails_to_load_the_server_draws(browser, url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.route("**/static/ort/ort-wasm-simd-threaded.wasm*", lambda route: route.abort())
+    page.goto(url + "/#model=cgan-mnist")
+    page.wait_for_selector("#drawn-by[data-side=server]:has-text('failed')", timeout=60_000)
+    assert "the browser runtime failed" in page.inner_text("#drawn-by")
+    page.click("#digit-buttons button:has-text('5')")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#samples .tile img')].every(i => i.alt.includes('digit 5'))")
+    assert "drawn by the server" in page.inner_text("#samples-time") and page.is_hidden("#error")
+    page.close()

@@ -89,8 +89,8 @@ def raw(client, module: ModuleType, **kwargs) -> httpx.Response:
 
 def test_every_operation_has_its_module(gen):
     names = {n.rsplit(".", 1)[1] for n in gen.modules if ".api." in n and not n.endswith("__init__")}
-    assert {"generate", "sample_png", "list_models", "get_model", "arithmetic", "interpolate", "sweep", "encode",
-            "healthz", "readyz", "metrics", "reload_models", "reload_model"} <= names
+    assert {"generate", "sample_png", "list_models", "get_model", "model_onnx", "arithmetic", "interpolate", "sweep",
+            "encode", "healthz", "readyz", "metrics", "reload_models", "reload_model"} <= names
 
 
 def test_health_and_readiness_need_no_key(gen, url):
@@ -114,6 +114,9 @@ def test_models_and_metrics(gen, client):
     card = op(gen, "models", "get_model").sync("infogan-mnist", client=client)
     assert card.num_categories == 10 and card.num_continuous == 2 and card.encoder is True
     assert "gan_http_requests_total" in op(gen, "health", "metrics").sync(client=client)
+    onnx = op(gen, "models", "model_onnx").sync_detailed("cgan-mnist", client=client)
+    assert onnx.status_code == 200 and isinstance(onnx.parsed, gen.File)  # octet-stream: a File of the bytes
+    assert onnx.parsed.payload.read() == onnx.content and len(onnx.content) > 100_000 and onnx.headers["etag"]
 
 
 def test_generate_as_json_png_and_npy(gen, client):

@@ -84,8 +84,8 @@ def test_docs_pages_load_their_scripts_from_the_app(url, page, asset):
         assert r.status_code == 200 and len(r.content) > 1000, s
 
 
-OPERATIONS = {"generate", "sample_png", "list_models", "get_model", "arithmetic", "interpolate", "sweep", "encode",
-              "healthz", "readyz", "metrics", "reload_models", "reload_model"}
+OPERATIONS = {"generate", "sample_png", "list_models", "get_model", "model_onnx", "arithmetic", "interpolate", "sweep",
+              "encode", "healthz", "readyz", "metrics", "reload_models", "reload_model"}
 IMAGE_ROUTES = {"/generate": "GenerateResponse", "/latent/arithmetic": "ArithmeticResponse",
                 "/latent/interpolate": "InterpolateResponse", "/infogan/sweep": "SweepResponse"}
 BINARY = {"type": "string", "format": "binary"}
@@ -129,6 +129,9 @@ def test_image_answers_are_binary_or_the_routes_json_model(keyed):
         assert content["application/json"]["schema"] == {"$ref": f"#/components/schemas/{model}"}
     sample = keyed["paths"]["/models/{name}/sample.png"]["get"]["responses"]
     assert sample["200"]["content"] == {"image/png": {"schema": BINARY}} and "content" not in sample["304"]
+    onnx = keyed["paths"]["/models/{name}/model.onnx"]["get"]["responses"]
+    assert onnx["200"]["content"] == {"application/octet-stream": {"schema": BINARY}} and "content" not in onnx["304"]
+    assert onnx["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
     readyz = keyed["paths"]["/readyz"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert readyz == {"$ref": "#/components/schemas/Readiness"}
     encode = keyed["paths"]["/infogan/encode"]["post"]["requestBody"]

@@ -133,7 +133,11 @@ def test_the_page_sends_its_content_security_policy_and_is_revalidated_every_tim
     r = client.get("/", headers=PLAIN)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert r.headers["content-security-policy"] == PAGE_CSP
-    assert "script-src 'self'" in PAGE_CSP and "object-src 'none'" in PAGE_CSP and "frame-ancestors 'none'" in PAGE_CSP
+    assert "object-src 'none'" in PAGE_CSP and "frame-ancestors 'none'" in PAGE_CSP and "connect-src 'self'" in PAGE_CSP
+    # scripts from the app alone; WebAssembly may compile (the browser runtime), JavaScript may not be eval'd
+    directives = dict(d.strip().split(" ", 1) for d in PAGE_CSP.split(";"))
+    assert directives["script-src"] == "'self' 'wasm-unsafe-eval'" and "unsafe-eval'" not in PAGE_CSP.replace(
+        "'wasm-unsafe-eval'", "")
     assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-cache"
     served = page(r.text)
     assert served.meta.get("description") == page().meta["description"]
@@ -144,3 +148,40 @@ def test_the_page_sends_its_content_security_policy_and_is_revalidated_every_tim
     assert zipped.headers["content-encoding"] == "gzip" and zipped.text == r.text
     head = client.head("/")
     assert head.status_code == 200 and head.headers["content-security-policy"] == PAGE_CSP
+
+
+ORT = STATIC / "ort"
+needs_runtime = pytest.mark.skipif(not (ORT / "ort.wasm.min.mjs").is_file(), reason="no browser runtime in "
+                                   "app/static/ort (scripts/install.sh copies it there with npm)")
+RUNTIME_LINKS = {"runtime": "ort.wasm.min.mjs", "loader": "ort-wasm-simd-threaded.mjs",
+                 "wasm": "ort-wasm-simd-threaded.wasm"}
+
+
+def runtime_links(html: str) -> dict[str, str]:
+    return dict(re.findall(r'data-(runtime|loader|wasm)="([^"]*)"', html))
+
+
+@needs_runtime
+def test_the_browser_runtime_is_linked_by_version_and_served_as_javascript_and_webassembly(client):
+    links = runtime_links(client.get("/").text)
+    assert set(links) == set(RUNTIME_LINKS)
+    for key, name in RUNTIME_LINKS.items():
+        assert re.fullmatch(rf"/static/ort/{re.escape(name)}\?v=[0-9a-f]{{12}}", links[key]), links
+        r = client.get(links[key], headers=PLAIN)
+        assert r.status_code == 200 and r.content == (ORT / name).read_bytes()
+        assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+        wanted = "application/wasm" if name.endswith(".wasm") else "text/javascript; charset=utf-8"
+        assert r.headers["content-type"] == wanted, name  # a module script and instantiateStreaming insist
+    wasm = client.get(links["wasm"], headers=GZIP)  # 14 MB of WebAssembly, about a quarter of it sent
+    assert wasm.headers["content-encoding"] == "gzip" and wasm.headers["content-type"] == "application/wasm"
+
+
+def test_without_the_runtime_its_links_are_written_empty(monkeypatch, tmp_path):
+    import app.pages
+
+    for name in ("index.html", "app.js", "style.css"):
+        (tmp_path / name).write_bytes((STATIC / name).read_bytes())
+    monkeypatch.setattr(app.pages, "STATIC_DIR", tmp_path)  # a static folder as a checkout without npm has it
+    html = app.pages.index_page().decode()
+    assert runtime_links(html) == dict.fromkeys(RUNTIME_LINKS, "")
+    assert re.search(r'"/static/app\.js\?v=[0-9a-f]{12}"', html)  # the others keep their versions
