@@ -1,7 +1,8 @@
 """The page and the API's documentation, none of it in the OpenAPI document: the demo page at / (index.html with
-versioned /static links, its own CSP, revalidated every time), /static (cached a year when ``?v=`` is the file's
-version, an hour otherwise; the browser runtime in /static/ort when scripts/install.sh could install it),
-/favicon.ico, and Swagger UI at /docs and ReDoc at /redoc, served from /docs-assets so that they work offline:
+versioned /static links, its own CSP, cross-origin isolated, revalidated every time), /static (cached a year when
+``?v=`` is the file's version, an hour otherwise; the browser runtime in /static/ort when scripts/install.sh could
+install it), /favicon.ico, and Swagger UI at /docs and ReDoc at /redoc, served from /docs-assets so that they work
+offline:
 
     install_pages(app)   # in create_app: the two mounts, then the page and docs routes
 """
@@ -37,6 +38,10 @@ PAGE_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; s
 # The docs pages may load nothing from outside the app (ReDoc's footer asks a CDN for a logo: refused).
 DOCS_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
             "script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; font-src 'self' data:")
+# Cross-origin isolation for the page: it loads nothing from elsewhere, so require-corp costs nothing, and the browser
+# runtime's WebAssembly memory (shared, as its threaded build declares it) is then made without Chrome's warning that
+# SharedArrayBuffer requires isolation. Its worker (a /static module) must send the same embedder policy to start.
+ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 # /static/NAME?v=VERSION names one file's content for ever; anything else there may be an hour old, then revalidates.
 VERSIONED_CACHE = "public, max-age=31536000, immutable"
 STATIC_CACHE = "public, max-age=3600"
@@ -69,7 +74,7 @@ def index_page() -> bytes:
 
 class StaticAssets(StaticFiles):
     """StaticFiles (ETag, Last-Modified, 304s) with a Cache-Control: a year when ``?v=`` is the file's version; .mjs
-    and .wasm with the types a browser needs to run them."""
+    and .wasm with the types a browser needs to run them; the page's embedder policy, which its workers need."""
 
     def file_response(self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope,
                       status_code: int = 200) -> Response:
@@ -79,6 +84,7 @@ class StaticAssets(StaticFiles):
         asked = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("v")
         current = asked == [asset_version(Path(full_path), stat_result)]
         response.headers["Cache-Control"] = VERSIONED_CACHE if current else STATIC_CACHE
+        response.headers["Cross-Origin-Embedder-Policy"] = ISOLATION["Cross-Origin-Embedder-Policy"]
         return response
 
 
@@ -88,7 +94,7 @@ async def index(request: Request) -> Response:
     page = index_page()
     etag = f'"{hashlib.sha256(page).hexdigest()[:16]}"'
     headers = {"Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "DENY", "Cache-Control": "no-cache",
-               "ETag": etag}
+               "ETag": etag, **ISOLATION}
     given = request.headers.get("if-none-match", "")
     if etag in (t.strip().removeprefix("W/") for t in given.split(",")):
         return Response(status_code=304, headers=headers)

@@ -154,7 +154,11 @@ function loadRuntime() {
   if (!local.runtime) {
     const files = runtimeFiles();
     local.runtime = import(files.runtime).then((ort) => {
-      ort.env.wasm.numThreads = 1;  // no SharedArrayBuffer, no cross-origin isolation, no workers
+      ort.env.wasm.numThreads = 1;  // the graphs are small: no pthread workers besides the one below
+      // A worker of the runtime's own (a module worker from its same-origin URL, allowed by script-src 'self') compiles
+      // the 14 MB of WebAssembly, loads the graph and runs it: the page's main thread stays free (about 1.5 s of it on a
+      // slow phone otherwise).
+      ort.env.wasm.proxy = true;
       const url = (path) => new URL(path, location.href).href;
       ort.env.wasm.wasmPaths = { mjs: url(files.loader), wasm: url(files.wasm) };  // the app's own, versioned
       return ort;
@@ -164,8 +168,13 @@ function loadRuntime() {
   return local.runtime;
 }
 
-// The selected model's graph, loaded after its first images came from the server; a model picked meanwhile wins.
-async function prepareLocal(m) {
+// Resolves when the browser has nothing else to do (2 s at most), or soon where requestIdleCallback is missing (Safari).
+const idle = () => new Promise((resolve) => (window.requestIdleCallback
+  ? requestIdleCallback(() => resolve(), { timeout: 2000 }) : setTimeout(resolve, 50)));
+
+// The selected model's graph, loaded once `ready` (its first images, from the server) and the page is idle: the
+// runtime's download and start-up never delay those images. A model picked meanwhile wins.
+async function prepareLocal(m, ready = Promise.resolve()) {
   const old = local.session;
   if (old) local.queue = local.queue.then(() => old.release());  // after the draws queued on it
   Object.assign(local, { session: null, name: null, version: null });
@@ -173,6 +182,8 @@ async function prepareLocal(m) {
   else if (!runtimeFiles()) local.why = "the server has no browser runtime installed";
   if (!canDrawHere()) { local.loading = null; showSide(); return; }
   const loading = (async () => {
+    await ready.catch(() => {}).then(idle);
+    if (local.loading !== loading) return null;  // another model was picked meanwhile: load nothing for this one
     const ort = await loadRuntime();
     const response = await request(`/models/${encodeURIComponent(m.name)}/model.onnx`);
     const bytes = new Uint8Array(await response.arrayBuffer());
@@ -182,7 +193,9 @@ async function prepareLocal(m) {
   local.loading = loading;
   showSide();
   try {
-    const { session, version } = await loading;
+    const loaded = await loading;
+    if (!loaded) return;
+    const { session, version } = loaded;
     if (local.loading !== loading || model() !== m) { session.release(); return; }  // another model was picked
     if (version && version !== m.version) throw new Error(`the server sent version ${version}, not ${m.version}`);
     Object.assign(local, { session, name: m.name, version: m.version, inputs: session.inputNames, why: null });
@@ -356,10 +369,13 @@ async function selectModel(name) {
   buildDigitButtons();
   buildInfoganControls();
   resetPicks();
-  prepareLocal(state.model);  // meanwhile the first images come from the server, with their latents
-  await generateSamples();
-  await newPool();
-  if (state.model.num_categories) await liveUpdate();
+  const firstImages = (async () => {  // from the server, with their latents
+    await generateSamples();
+    await newPool();
+    if (state.model.num_categories) await liveUpdate();
+  })();
+  prepareLocal(state.model, firstImages);
+  await firstImages;
 }
 
 // ---- samples --------------------------------------------------------------------------------------
@@ -481,6 +497,7 @@ async function newPool() {
 }
 
 function renderPool() {
+  if (!state.pool.length) return;  // the page's placeholders until the first pool comes
   const grid = $("pool");
   grid.replaceChildren(...state.pool.map((info) => {
     const t = tile(info, info.png, () => pick(info), `Add sample ${describe(info)} to ${state.target === "I" ? "the interpolation ends" : state.target}`);

@@ -515,3 +515,36 @@ def test_when_the_runtime_fails_to_load_the_server_draws(browser, url):
         "() => [...document.querySelectorAll('#samples .tile img')].every(i => i.alt.includes('digit 5'))")
     assert "drawn by the server" in page.inner_text("#samples-time") and page.is_hidden("#error")
     page.close()
+
+
+# Every long task of the page's main thread and every layout shift, from the first byte on
+WATCH_MAIN_THREAD = """window.seen = { longTasks: [], shifts: [] };
+new PerformanceObserver((l) => l.getEntries().forEach((e) => seen.longTasks.push(e.duration)))
+  .observe({ type: "longtask", buffered: true });
+new PerformanceObserver((l) => l.getEntries().forEach((e) => e.hadRecentInput || seen.shifts.push(e.value)))
+  .observe({ type: "layout-shift", buffered: true });"""
+
+
+@needs_runtime
+def test_the_runtime_loads_in_a_worker_and_the_page_neither_blocks_nor_jumps_on_a_phone(browser, url):
+    """onnxruntime-web compiling its 14 MB of WebAssembly on the page's thread blocked it for 0.3 to 0.7 s here (1.4 s
+    on Lighthouse's throttled phone); in the runtime's own worker no task there takes over 200 ms (70 ms seen on a busy
+    two-core machine). The first answers fill reserved room: Lighthouse's phone saw a layout shift of 0.36 before."""
+    context = browser.new_context(viewport={"width": 412, "height": 823}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.add_init_script(WATCH_MAIN_THREAD)
+    workers: list[str] = []
+    page.on("worker", lambda w: workers.append(w.url))
+    watch = PageWatch(page, url)
+    page.goto(url + "/")
+    page.wait_for_selector("#drawn-by[data-side=browser]", timeout=60_000)
+    assert [w for w in workers if "/static/ort/ort.wasm.min.mjs" in w], workers
+    fetched = page.evaluate("performance.getEntriesByType('resource').map((e) => e.name)")
+    assert any("model.onnx" in f for f in fetched) and not any("/ort-wasm-simd-threaded.wasm" in f for f in fetched)
+    # isolated: the runtime's shared WebAssembly memory comes without Chrome's SharedArrayBuffer deprecation warning
+    assert page.evaluate("crossOriginIsolated")
+    seen = page.evaluate("seen")
+    assert max(seen["longTasks"], default=0) <= 200, seen["longTasks"]
+    assert sum(seen["shifts"]) < 0.1, seen["shifts"]
+    watch.assert_clean()
+    context.close()

@@ -150,6 +150,20 @@ def test_the_page_sends_its_content_security_policy_and_is_revalidated_every_tim
     assert head.status_code == 200 and head.headers["content-security-policy"] == PAGE_CSP
 
 
+def test_the_page_is_cross_origin_isolated_and_its_static_files_may_run_there(client):
+    """COOP and COEP on the page, which loads nothing from elsewhere: the browser runtime's shared WebAssembly
+    memory then comes without Chrome's SharedArrayBuffer warning. Its worker, a /static module, starts only with the
+    same COEP."""
+    r = client.get("/")
+    assert r.headers["cross-origin-opener-policy"] == "same-origin"
+    assert r.headers["cross-origin-embedder-policy"] == "require-corp"
+    again = client.get("/", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304 and again.headers["cross-origin-embedder-policy"] == "require-corp"
+    for name in ("app.js", "style.css", "toy1d.json"):
+        assert client.get(f"/static/{name}").headers["cross-origin-embedder-policy"] == "require-corp", name
+    assert "cross-origin-embedder-policy" not in client.get("/docs").headers  # Swagger UI is not isolated
+
+
 ORT = STATIC / "ort"
 needs_runtime = pytest.mark.skipif(not (ORT / "ort.wasm.min.mjs").is_file(), reason="no browser runtime in "
                                    "app/static/ort (scripts/install.sh copies it there with npm)")
