@@ -159,16 +159,20 @@ def replica_pids() -> list[int]:
     return pids
 
 
-def test_killing_a_replica_loses_only_its_requests_in_flight_and_the_deployment_recovers(ray_url):
-    before = wait_for_replicas(ray_url, 2, timeout=60)
+def kill_a_replica_under_load(url: str) -> tuple[float, list[tuple[float, float, int]], set[str]]:
+    """SIGKILL to one of the two replicas while 4 clients send seeded requests; returns the moment of the kill, every
+    request's (start, end, status) (status 0: no answer) and the replicas seen before. Counted, not timed (a busy
+    machine answered 12 in a window that wanted 50): 40 requests sent after the kill must all come back, however
+    long they take (the outer bound only keeps a broken deployment from hanging)."""
+    before = wait_for_replicas(url, 2, timeout=60)
     pids = replica_pids()
     assert len(pids) == 2, pids
-    results: list[tuple[float, float, int]] = []  # (start, end, status); status 0: no answer
+    results: list[tuple[float, float, int]] = []
     stop = threading.Event()
     body = {"model": "dcgan-mnist", "seed": 2, "n": 16}
 
     def load() -> None:
-        with httpx.Client(base_url=ray_url, timeout=30) as client:
+        with httpx.Client(base_url=url, timeout=30) as client:
             while not stop.is_set():
                 start = time.monotonic()
                 try:
@@ -183,28 +187,41 @@ def test_killing_a_replica_loses_only_its_requests_in_flight_and_the_deployment_
     time.sleep(3)
     killed_at = time.monotonic()
     os.kill(pids[0], signal.SIGKILL)
-    # Counted, not timed (a busy machine answered 12 in a window that wanted 50): 40 requests sent after the kill
-    # must all come back, however long they take (the outer bound only keeps a broken deployment from hanging).
     deadline = time.monotonic() + 300
     while sum(1 for r in list(results) if r[0] > killed_at) < 40 and time.monotonic() < deadline:
         time.sleep(0.2)
     stop.set()
     for t in clients:
         t.join(60)
-
-    failed = [(s, e, status) for s, e, status in results if status != 200]
+    failed = [r for r in results if r[2] != 200]
     print(f"\n{len(results)} requests, {len(failed)} failed: {failed}; killed at {killed_at}")
-    after_kill = [r for r in results if r[0] > killed_at]
-    assert len(after_kill) >= 40, len(after_kill)  # the survivor kept serving, and every one of them was answered
-    # Only requests already running when the replica died may fail: started before the kill, ended after it.
-    # There were 4 clients, so at most 4 requests were in flight anywhere.
-    assert len(failed) <= 4, failed
-    assert all(s < killed_at < e for s, e, _ in failed), (killed_at, failed)
-    # Ray Serve's controller starts a new replica by itself; it answers beside the survivor.
-    recovered = wait_for_replicas(ray_url, 1, timeout=120, exclude=before)
+    assert sum(1 for r in results if r[0] > killed_at) >= 40  # the survivor kept serving
+    return killed_at, results, before
+
+
+def assert_recovers(url: str, killed_at: float, before: set[str]) -> None:
+    """Ray Serve's controller starts a new replica by itself; it answers beside the survivor."""
+    recovered = wait_for_replicas(url, 1, timeout=120, exclude=before)
     print(f"a new replica answered {time.monotonic() - killed_at:.1f} s after the kill")
     assert recovered - before, (before, recovered)
     assert len(replica_pids()) == 2
+
+
+def test_behind_haproxy_a_killed_replica_costs_one_burst_of_failures_then_nothing(ray_url):
+    """HAProxy learns of the dead replica from the failures themselves (observe layer4, and its health checks every
+    250 ms once one fails): what was in flight fails, and so may what a client sent in the instant before HAProxy
+    took the replica out (measured: 3 to 5 requests over about 20 ms, one or two of them sent after the kill).
+    Bounded: at most two a client, all in one burst, and every request started after the burst succeeded."""
+    killed_at, results, before = kill_a_replica_under_load(ray_url)
+    failed = [r for r in results if r[2] != 200]
+    assert len(failed) <= 2 * 4, failed
+    if failed:
+        burst_end = max(e for _, e, _ in failed)
+        assert all(e > killed_at for _, e, _ in failed), (killed_at, failed)  # nothing failed before the kill
+        assert all(status == 200 for s, _, status in results if s > burst_end), (burst_end, failed)
+        after_burst = [r for r in results if r[0] > burst_end]
+        assert len(after_burst) >= 30, len(after_burst)
+    assert_recovers(ray_url, killed_at, before)
 
 
 def check_serve_config(config: dict) -> None:
