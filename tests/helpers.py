@@ -8,7 +8,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import struct
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,14 @@ def shipped_settings(**overrides):
     from app.config import Settings
 
     return Settings(**({"checkpoint_dir": CHECKPOINTS, "log_level": "warning"} | overrides))
+
+
+def copy_checkpoints(folder: Path, names: Iterable[str]) -> Path:
+    """The shipped checkpoints ``names`` (weights and card) copied into ``folder``: an app that serves just those."""
+    for name in names:
+        for suffix in (".json", ".safetensors"):
+            shutil.copy(CHECKPOINTS / f"{name}{suffix}", folder / f"{name}{suffix}")
+    return folder
 
 
 def shipped_generators() -> list[str]:

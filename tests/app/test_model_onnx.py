@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import shutil
 import threading
 
 import numpy as np
@@ -15,7 +14,7 @@ from fastapi.testclient import TestClient
 import models.onnx
 from app.main import create_app
 from models import Generator
-from tests.helpers import CHECKPOINTS, shipped_settings
+from tests.helpers import CHECKPOINTS, copy_checkpoints, shipped_settings
 
 pytestmark = pytest.mark.unit
 
@@ -24,10 +23,7 @@ MODELS = ("cgan-mnist", "infogan-mnist")
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("checkpoints")
-    for name in MODELS:
-        for suffix in (".json", ".safetensors"):
-            shutil.copy(CHECKPOINTS / f"{name}{suffix}", folder / f"{name}{suffix}")
+    folder = copy_checkpoints(tmp_path_factory.mktemp("checkpoints"), MODELS)
     with TestClient(create_app(shipped_settings(checkpoint_dir=folder, watch=False))) as c:
         yield c
 

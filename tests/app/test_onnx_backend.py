@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import shutil
 import sys
 
 import numpy as np
@@ -18,7 +17,7 @@ from app.main import create_app
 from app.runner import Runner
 from models import Generator
 from models.checkpoint import load_checkpoint
-from tests.helpers import CHECKPOINTS, shipped_settings
+from tests.helpers import CHECKPOINTS, copy_checkpoints, shipped_settings
 
 pytest.importorskip("onnxruntime")
 
@@ -37,10 +36,7 @@ REQUESTS = [
 @pytest.fixture(scope="module")
 def clients(tmp_path_factory):
     """The app on a few shipped checkpoints, once with each backend."""
-    folder = tmp_path_factory.mktemp("checkpoints")
-    for name in MODELS:
-        for suffix in (".json", ".safetensors"):
-            shutil.copy(CHECKPOINTS / f"{name}{suffix}", folder / f"{name}{suffix}")
+    folder = copy_checkpoints(tmp_path_factory.mktemp("checkpoints"), MODELS)
     settings = shipped_settings(checkpoint_dir=folder, watch=False)
     with (TestClient(create_app(settings)) as torch_client,
           TestClient(create_app(settings.model_copy(update={"backend": "onnxruntime"}))) as onnx_client):
