@@ -74,6 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # The service's observability is its own (GET /metrics, the access log); FastAPI's native OpenTelemetry
+        # hooks, left on, asked OpenTelemetry for its providers on every request (docs/benchmarks.md).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.metrics, app.state.settings = metrics, settings
     app.include_router(router)

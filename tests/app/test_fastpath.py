@@ -181,3 +181,20 @@ def test_a_client_leaving_mid_body_is_answered_and_counted_as_the_route_does(cli
     assert leave_mid_body(fast) == leave_mid_body(routed) == [400]
     counted = fast.get("/metrics").text
     assert 'route="/generate",status="400"' in counted and 'route="unmatched"' not in counted
+
+
+def test_no_request_asks_opentelemetry_for_its_providers(clients, monkeypatch):
+    """FastAPI's native OpenTelemetry hooks are off: left on, every request looked the three providers up (and read
+    the environment doing it) before any route ran."""
+    from opentelemetry import _logs, metrics, trace
+
+    asked = []
+    for module, name in ((trace, "get_tracer_provider"), (metrics, "get_meter_provider"),
+                         (_logs, "get_logger_provider")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda real=real, name=name: asked.append(name) or real())
+    fast, _ = clients
+    for _ in range(3):
+        assert fast.post("/generate", json={"model": "gan-mnist", "seed": 1}).status_code == 200
+        assert fast.get("/models").status_code == 200
+    assert asked == []
