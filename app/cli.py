@@ -11,7 +11,6 @@ import argparse
 import os
 
 from app.config import Settings, backend_unavailable
-from models.runtime import available_cpus
 
 # Ray Serve's high-throughput mode: HAProxy (C) as each node's ingress, sending requests straight to the replicas'
 # own HTTP servers (Ray's "direct ingress"), and gRPC between Ray's processes; Ray's Python proxy hop was the limit
@@ -19,13 +18,6 @@ from models.runtime import available_cpus
 # its request: a replay gives the same answer); never a 503, the app's deliberate "busy, retry later".
 RAY_HIGH_THROUGHPUT = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
                        "RAY_SERVE_HAPROXY_RETRY_ON": "conn-failure empty-response junk-response"}
-
-
-def haproxy_threads(cpus: int) -> int:
-    """HAProxy's threads on a node of ``cpus`` cores: one per four, at most Ray's default of four. One HAProxy thread
-    forwards far more requests than four single-CPU replicas answer; on two cores Ray's four threads took CPU from
-    the replica they served (1 replica at c=64: 0.75x the plain server with four, 0.84x with one, docs/scaling.md)."""
-    return max(1, min(4, cpus // 4))
 
 
 def serve(argv: list[str] | None = None) -> None:
@@ -39,7 +31,6 @@ def serve(argv: list[str] | None = None) -> None:
         if Settings().ray_high_throughput:  # read when Ray Serve is imported, by this process and the cluster it starts
             for name, value in RAY_HIGH_THROUGHPUT.items():
                 os.environ.setdefault(name, value)
-            os.environ.setdefault("RAY_SERVE_HAPROXY_NBTHREAD", str(haproxy_threads(available_cpus())))
         try:
             from app.ray_serve import run as run_on_ray
         except ImportError as e:

@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         # The service's observability is its own (GET /metrics, the access log); FastAPI's native OpenTelemetry
-        # hooks, left on, asked OpenTelemetry for its providers on every request (docs/benchmarks.md).
+        # hooks, left on, asked OpenTelemetry for its providers on every request (tests/app/test_fastpath.py).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.metrics, app.state.settings = metrics, settings

@@ -3,8 +3,9 @@
     python -m bench.haproxy_threads
 
 Single-image ``POST /generate`` of ``dcgan-mnist`` at c=64 (wrk, two 4 s points a server), one server after
-another: gan-serve in one process, Ray Serve (1 replica) with Ray's HAProxy defaults, with its metrics off, with
-metrics off and one thread, and the plain server again (the machine's drift shows in its two rows).
+another: gan-serve in one process, Ray Serve (1 replica) with HAProxy's four threads (Ray's default), with its
+metrics off too, with metrics off and one thread, and the plain server again (the machine's drift shows in its
+two rows).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.load import load  # noqa: E402
+from bench.scaling_bench import RAY as RAY_REPLICAS  # noqa: E402
 from tests.server import SERVE, server_process, wait_for_replicas  # noqa: E402
 
-RAY = ["-m", "app", "--engine", "ray", "--host", "127.0.0.1", "--port", "{port}", "--replicas", "1"]
+RAY = [*RAY_REPLICAS, "1"]
 FOUR = {"RAY_SERVE_HAPROXY_NBTHREAD": "4"}  # Ray's own default
 VARIANTS = {
     "plain": (SERVE, {}),
