@@ -30,10 +30,18 @@ class Metrics:
         self.model_info = Gauge("gan_model_info", "The version each model serves (1)", ["model", "version"],
                                 registry=self.registry)
         self.serving: dict[str, str] = {}
+        # Each request's counter and histogram by its labels, looked up once: prometheus_client's labels() checks
+        # and joins them under a lock on every call. The labels are a fixed set (route templates, known methods).
+        self.children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self.children.get(key)
+        if children is None:
+            children = self.children[key] = (self.requests.labels(method, route, str(status)),
+                                             self.latency.labels(method, route))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_batch(self, model: str, size: int) -> None:
         self.images.labels(model).inc(size)

@@ -12,7 +12,6 @@ import ipaddress
 import logging
 import math
 import re
-import secrets
 import time
 
 from limits import parse
@@ -22,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import send_error
+from app.ids import new_request_id
 from app.logs import request_id
 from app.metrics import Metrics
 
@@ -59,7 +59,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         given = (header(scope, b"x-request-id") or b"").decode("latin-1")
-        rid = given if REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+        rid = given if REQUEST_ID.fullmatch(given) else new_request_id()
         token = request_id.set(rid)
         info: dict = scope.setdefault("state", {}).setdefault("access", {})
         start, status = time.perf_counter(), 500

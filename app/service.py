@@ -14,7 +14,6 @@ import asyncio
 import hashlib
 import importlib.util
 import json
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ import torch
 from app.config import Settings
 from app.decoding import Decoder
 from app.errors import ApiError
+from app.ids import new_seed
 from app.registry import LoadedModel, Registry
 from app.runner import Runner
 from app.schemas import ArithmeticRequest, GenerateRequest, InterpolateRequest, LatentRef, SweepRequest
@@ -131,7 +131,7 @@ class GanService:
     # --- routes -------------------------------------------------------------------------------
     async def generate(self, req: GenerateRequest) -> Frames:
         model = self.registry.get(req.model)
-        job = resolve_generate(self.settings, model, req, secrets.randbelow(2**31))
+        job = resolve_generate(self.settings, model, req, new_seed())
         latents = await self.runner.latents(model.G, job.seeds, **job.conditions.kwargs())
         # what made each image is told in JSON only (PNG and npy give the first seed in a header)
         info = seed_info(model, latents, job.seeds, req.return_latents) if req.format == "json" else []
