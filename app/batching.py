@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -25,11 +26,26 @@ class QueueTimeout(RuntimeError):
     """A request waited in the queue past its deadline (it leaves the queue, never to be run)."""
 
 
+Finish = Callable[[np.ndarray], Any]
+
+
 @dataclass
 class Job:
     latents: Latents
-    future: asyncio.Future[np.ndarray] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    finish: Finish | None = None  # the job's rows -> its answer, on the executor after the forward pass
+    future: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     started: bool = False  # taken into a batch: its rows are being computed
+
+
+@dataclass
+class Failed:
+    """A job's ``finish`` raised: that job fails, the others of its batch do not."""
+
+    error: Exception
+
+
+def finish_rows(finish: Finish | None, rows: np.ndarray) -> Any:
+    return rows if finish is None else finish(rows)
 
 
 class MicroBatcher:
@@ -39,6 +55,9 @@ class MicroBatcher:
     on the event loop. With ``enabled=False`` every job runs alone (the baseline the benchmark uses).
     A job whose caller has gone (its awaiting task cancelled) or that is still queued after
     ``queue_timeout_s`` leaves the queue without being computed.
+
+    A job may bring ``finish``: it runs on ``executor`` too, right after the forward pass, on the job's own rows, and
+    what it returns is the job's answer (the answer's encoding, done where the pixels are made, never on the loop).
 
     A job of at most ``inline_rows`` rows that finds the batcher idle (nothing queued, no batch being computed)
     while ``alone()`` says no other request is being handled runs at once on the event loop's own thread: with
@@ -78,19 +97,24 @@ class MicroBatcher:
             await asyncio.sleep(poll_s)
         await self.stop()
 
-    async def submit(self, latents: Latents) -> np.ndarray:
+    async def submit(self, latents: Latents, finish: Finish | None = None) -> Any:
+        """The images of ``latents`` (N, H, W, C) uint8, or what ``finish`` makes of them."""
         self.submitting += 1
         try:
-            return await self.submit_job(latents)
+            return await self.submit_job(latents, finish)
         finally:
             self.submitting -= 1
 
-    async def submit_job(self, latents: Latents) -> np.ndarray:
+    async def submit_job(self, latents: Latents, finish: Finish | None) -> Any:
         if self.stopped:  # a version replaced while its request was on the way here: it still answers, alone
-            images = await asyncio.get_running_loop().run_in_executor(self.executor, self.forward, latents)
+            def alone() -> tuple[int, Any]:
+                images = self.forward(latents)
+                return len(images), finish_rows(finish, images)
+
+            rows, answer = await asyncio.get_running_loop().run_in_executor(self.executor, alone)
             if self.on_batch:
-                self.on_batch(len(images))
-            return images
+                self.on_batch(rows)
+            return answer
         if len(latents) <= self.inline_rows and self.idle():
             # Requests whose bytes have arrived get two turns of the loop to show up before this one decides;
             # of jobs deciding at the same time, none runs inline.
@@ -101,8 +125,8 @@ class MicroBatcher:
             finally:
                 self.deciding -= 1
             if self.idle() and not self.deciding:
-                return self.run_inline(latents)
-        job = Job(latents)
+                return finish_rows(finish, self.run_inline(latents))
+        job = Job(latents, finish)
         try:
             self.queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -180,7 +204,7 @@ class MicroBatcher:
             self.busy = True
             try:
                 latents = jobs[0].latents if len(jobs) == 1 else Latents.cat([j.latents for j in jobs])
-                images = await loop.run_in_executor(self.executor, self.forward, latents)
+                rows, answers = await loop.run_in_executor(self.executor, self.compute, latents, jobs)
             except Exception as e:  # a failed batch fails its requests, never the batcher
                 for j in jobs:
                     if not j.future.done():
@@ -189,10 +213,29 @@ class MicroBatcher:
             finally:
                 self.busy = False
             if self.on_batch:
-                self.on_batch(len(images))
-            start = 0
-            for j in jobs:
-                stop = start + len(j.latents)
-                if not j.future.done():
-                    j.future.set_result(images[start:stop])
-                start = stop
+                self.on_batch(rows)
+            for j, result in zip(jobs, answers, strict=True):
+                if j.future.done():
+                    continue
+                if isinstance(result, Failed):
+                    j.future.set_exception(result.error)
+                else:
+                    j.future.set_result(result)
+
+    def compute(self, latents: Latents, jobs: list[Job]) -> tuple[int, list[Any]]:
+        """On the executor: the batch's forward pass, then each job's ``finish`` on its rows (skipped for a job whose
+        caller has gone)."""
+        images = self.forward(latents)
+        answers: list[Any] = []
+        start = 0
+        for j in jobs:
+            stop = start + len(j.latents)
+            if j.finish is None or j.future.done():
+                answers.append(images[start:stop])
+            else:
+                try:
+                    answers.append(j.finish(images[start:stop]))
+                except Exception as e:  # noqa: BLE001 - fails that job alone
+                    answers.append(Failed(e))
+            start = stop
+        return len(images), answers

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     threads: int = Field(0, ge=0, description="torch threads (0: one for small batches, one per CPU this process "
                          "may run on from threads_from_rows images)")
     threads_from_rows: int = Field(64, ge=1, description="batches this large use every CPU (with threads 0)")
+    gil_switch_ms: float = Field(0.2, gt=0, le=100, description="Python's switch interval: how long the event loop "
+                                 "may keep the interpreter while the torch thread waits for it between two of its "
+                                 "operations (Python's default, 5 ms, starved the torch thread under load: c=64 "
+                                 "single images 10-25% slower)")
     channels_last: bool = Field(True, description="run convolutional generators in channels-last memory format")
     keep_freed_memory: bool = Field(True, description="glibc keeps freed memory for the next batch instead of "
                                     "returning it to the kernel (no page faults on every large batch; the process "

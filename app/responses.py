@@ -1,5 +1,6 @@
 """From the service's frames to the HTTP answer: PNG (a grid for several images), npy or JSON with base64 PNGs;
-small answers encoded on the event loop, larger ones on the torch thread; work cancelled when the client leaves.
+small answers encoded on the event loop (a small /generate answer's PNGs come made with its pixels, on the torch
+thread: ``pngs_in_batch`` in app/service.py), larger ones on the torch thread; work cancelled when the client leaves.
 
     return await respond(request, req, service.generate(req))
 """
@@ -19,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 
 from app.errors import ApiError
 from app.schemas import ArithmeticRequest, GenerateRequest, InterpolateRequest, SweepRequest
-from app.service import Frames
+from app.service import SMALL_PIXELS, Frames
 from models.images import grid_array, png_bytes
 
 
@@ -29,8 +30,11 @@ def encode(frames: Frames, fmt: str, model: str, scale: int, started: float) -> 
     if "seed" in frames.extra:
         headers["X-Seed"] = str(frames.extra["seed"])
     if fmt == "png":
-        array = frames.images[0] if len(frames.images) == 1 else grid_array(frames.images, frames.columns)
-        return Response(png_bytes(array, scale), media_type="image/png", headers=headers)
+        if len(frames.images) == 1:
+            png = frames.pngs[0] if frames.pngs else png_bytes(frames.images[0], scale)
+        else:
+            png = png_bytes(grid_array(frames.images, frames.columns), scale)
+        return Response(png, media_type="image/png", headers=headers)
     if fmt == "npy":  # the pixels as they are: scale and columns are for PNGs
         headers["X-Shape"] = ",".join(map(str, frames.images.shape))
         return Response(npy_bytes(frames.images), media_type=NPY_TYPE, headers=headers)
@@ -38,7 +42,8 @@ def encode(frames: Frames, fmt: str, model: str, scale: int, started: float) -> 
     if "term_images" in extra:
         extra["terms"] = [t | {"png": b64png(img, scale)} for t, img in zip(extra["terms"], extra.pop("term_images"),
                                                                           strict=True)]
-    images = [info | {"png": b64png(img, scale)} for info, img in zip(frames.info, frames.images, strict=True)]
+    pngs = frames.pngs or [png_bytes(img, scale) for img in frames.images]
+    images = [info | {"png": base64.b64encode(png).decode()} for info, png in zip(frames.info, pngs, strict=True)]
     body = {"model": model, "model_version": frames.version, **extra, "images": images,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)}
     return JSONResponse(body, headers=headers)
@@ -48,7 +53,6 @@ ImageRequest = GenerateRequest | ArithmeticRequest | InterpolateRequest | SweepR
 
 
 T = TypeVar("T")
-INLINE_PIXELS = 4096  # encoding this little takes tens of microseconds, less than a hop to a worker thread
 CLIENT_GONE = 499  # nginx's "client closed request": logged and counted, never seen by the client
 
 
@@ -102,7 +106,7 @@ async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) 
     async def produce() -> Response:
         frames = await work
         request.scope.get("state", {}).get("access", {}).update(model=req.model, n=len(frames.images))
-        if req.format == "npy" or frames.images.size * req.scale**2 <= INLINE_PIXELS:
+        if req.format == "npy" or frames.images.size * req.scale**2 <= SMALL_PIXELS:
             return encode(frames, req.format, req.model, req.scale, started)
         runner = request.app.state.service.runner
         return await runner.in_torch_thread(lambda: encode(frames, req.format, req.model, req.scale, started))

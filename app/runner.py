@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from app.batching import MicroBatcher, QueueFull, QueueTimeout
+from app.batching import Finish, MicroBatcher, QueueFull, QueueTimeout
 from app.config import Settings, backend_unavailable
 from app.errors import ApiError
 from models import Generator, Latents
@@ -49,6 +50,9 @@ class Runner:
         # between regions and each region pays for waking its workers (a 256-image MLP forward: 3.1 -> 4.0 ms).
         # So this thread, the event loop's, keeps one thread: loading, and the small inline batches.
         torch.set_num_threads(1)
+        # The torch thread needs the interpreter back after each operation of a forward pass (eager torch releases it
+        # around each kernel); while the event loop is busy it got it only at Python's switch interval, 5 ms.
+        sys.setswitchinterval(settings.gil_switch_ms / 1000)
         if settings.keep_freed_memory:
             keep_freed_memory()  # process-wide; the in-process benchmark gets it too, as it makes a Runner
         self.device = pick_device(settings.device)
@@ -152,10 +156,11 @@ class Runner:
             return G.latents_for_seeds(seeds, **conditioning)
         return await self.in_torch_thread(lambda: G.latents_for_seeds(seeds, **conditioning))
 
-    async def run(self, name: str, batcher: MicroBatcher, latents: Latents) -> np.ndarray:
-        """The images of ``latents`` through the model's batcher; a full queue or a queue timeout is a 503."""
+    async def run(self, name: str, batcher: MicroBatcher, latents: Latents, finish: Finish | None = None) -> Any:
+        """The images of ``latents`` through the model's batcher (or ``finish`` of them, made on the torch thread right
+        after the forward pass); a full queue or a queue timeout is a 503."""
         try:
-            return await batcher.submit(latents)
+            return await batcher.submit(latents, finish)
         except (QueueFull, QueueTimeout) as e:
             retry = {"Retry-After": str(self.settings.retry_after_s)}
             raise ApiError(503, f"model {name!r} is busy ({e}); retry shortly", headers=retry) from None

@@ -166,3 +166,30 @@ def test_a_held_job_whose_caller_left_does_not_keep_the_batcher_from_closing():
         return batcher.held
 
     assert run(main()) is None
+
+
+def test_each_jobs_finish_runs_on_the_executor_on_its_own_rows_and_a_failing_one_fails_alone():
+    executor = ThreadPoolExecutor(1, thread_name_prefix="forward")
+    where: list[str] = []
+
+    def finish(rows: np.ndarray) -> tuple[str, float]:
+        where.append(threading.current_thread().name)
+        if rows[0, 0] == 3:
+            raise ValueError("cannot encode row 3")
+        return "encoded", float(rows.sum())
+
+    async def main():
+        batcher = MicroBatcher(lambda lat: lat.z.numpy().copy(), executor, max_batch=64, max_wait_s=0.05,
+                               queue_size=100)
+        batcher.start()
+        results = await asyncio.gather(*(batcher.submit(latents(2, float(i)), finish) for i in range(6)),
+                                       batcher.submit(latents(1, 9.0)), return_exceptions=True)
+        await batcher.stop()
+        return results
+
+    results = run(main())
+    for i in (0, 1, 2, 4, 5):
+        assert results[i] == ("encoded", 6.0 * i)
+    assert isinstance(results[3], ValueError) and "row 3" in str(results[3])
+    assert isinstance(results[6], np.ndarray) and np.all(results[6] == 9)  # no finish: the rows themselves
+    assert where and all(name.startswith("forward") for name in where)
