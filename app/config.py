@@ -24,8 +24,10 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto takes CUDA when present")
     threads: int = Field(0, ge=0, description="torch threads (0: one for small batches, one per CPU this process "
                          "may run on from threads_from_rows images)")
-    threads_from_rows: int = Field(64, ge=1, description="batches this large use every CPU (with threads 0)")
-    gil_switch_ms: float = Field(0.2, gt=0, le=100, description="Python's switch interval: how long the event loop "
+    threads_from_rows: int = Field(0, ge=0, description="batches this large use every CPU (with threads 0); 0: "
+                                   "measured for each model as it loads, 16 rows for a generator whose forward pass "
+                                   "takes over 0.3 ms an image on one thread, 64 for a lighter one")
+    gil_switch_ms: float = Field(1.0, gt=0, le=100, description="Python's switch interval: how long the event loop "
                                  "may keep the interpreter while the torch thread waits for it between two of its "
                                  "operations (Python's default, 5 ms, starved the torch thread under load: c=64 "
                                  "single images 10-25% slower)")

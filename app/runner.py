@@ -15,6 +15,7 @@ import copy
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -34,6 +35,10 @@ log = logging.getLogger("gan_studio")
 TORCH_THREAD = "torch"  # the executor thread's name prefix: the one thread that runs torch with several threads
 INLINE_SEEDS = 8  # drawing this few seeds' latents takes microseconds: on the event loop, no hop
 T = TypeVar("T")
+# Where a batch starts taking every CPU (GAN_THREADS_FROM_ROWS=0): measured for each model at its warm-up. Served at
+# c=64 on 2 cores (python -m bench.settings_ab, docs/benchmarks.md): DCGAN (0.55 ms an image on one thread) and CGAN
+# (0.4) are faster from 16 rows, InfoGAN (0.22) and the MLP GAN (0.05) from 64.
+HEAVY_US, HEAVY_FROM_ROWS, LIGHT_FROM_ROWS = 300.0, 16, 64
 
 
 class Runner:
@@ -73,36 +78,25 @@ class Runner:
             log.warning("GAN_CUDA_GRAPHS is for CUDA devices; the generators run as they are on %s", self.device)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=TORCH_THREAD)
 
-    def threads_for(self, rows: int) -> int:
+    def threads_for(self, rows: int, from_rows: int) -> int:
         """Torch threads for a batch: one for small batches (a second thread saves less than it costs the
-        event loop it competes with for the cores), every CPU for large ones; GAN_THREADS fixes it."""
+        event loop it competes with for the cores), every CPU from ``from_rows``; GAN_THREADS fixes it."""
         if self.settings.threads:
             return self.settings.threads
-        return 1 if rows < self.settings.threads_from_rows else self.cpus
+        return 1 if rows < from_rows else self.cpus
 
     def forward_fn(self, G: Generator) -> Callable[[Latents], np.ndarray]:
         """The running copy of ``G`` (the loaded model itself is left as it is), as latents -> uint8 pixels."""
         if self.onnxruntime:
             return self.onnxruntime_fn(G)
-        device = self.device
         G = fold_batch_norm(G) if self.settings.fold_batch_norm else copy.deepcopy(G)  # within 1 grey level
         if self.settings.channels_last and any(p.dim() == 4 for p in G.parameters()):
             G = G.to(memory_format=torch.channels_last)  # the convolutions' faster layout on CPU (same pixels)
         dtype = PRECISIONS[self.settings.precision]
         G = G.to(dtype)
         if self.cuda_graphs:  # captured here, at load time: one graph per batch-size bucket
-            return GraphedForward(G, bucket_sizes(self.settings.max_batch), device, dtype)
-        dtype_in = None if dtype == torch.float32 else dtype  # latents arrive in float32
-
-        @torch.inference_mode()
-        def forward(latents: Latents) -> np.ndarray:
-            on_torch_thread = threading.current_thread().name.startswith(TORCH_THREAD)
-            threads = self.threads_for(len(latents)) if on_torch_thread else 1
-            if torch.get_num_threads() != threads:
-                torch.set_num_threads(threads)
-            return to_uint8(G(latents.to(device, dtype_in)))
-
-        return forward
+            return GraphedForward(G, bucket_sizes(self.settings.max_batch), self.device, dtype)
+        return TorchForward(self, G, dtype)
 
     def onnxruntime_fn(self, G: Generator) -> Callable[[Latents], np.ndarray]:
         """``G`` exported to ONNX (batch norms folded, the pixels made in the graph) in an ONNX Runtime session:
@@ -133,9 +127,25 @@ class Runner:
         return ["CPUExecutionProvider"]
 
     def warm_up(self, G: Generator, forward: Callable[[Latents], np.ndarray]) -> None:
-        """One small and one large batch through ``forward``, on the torch thread (where batches run)."""
+        """One small and one large batch through ``forward``, on the torch thread (where batches run); on a CPU, with
+        GAN_THREADS_FROM_ROWS=0, the forward pass timed to choose where its batches take every CPU."""
         for n in (1, min(self.settings.max_batch, 64)):
             self.executor.submit(forward, G.latents_for_seeds(range(n))).result()
+        if isinstance(forward, TorchForward) and self.device.type == "cpu" and not self.settings.threads_from_rows:
+            forward.from_rows = self.executor.submit(self.measured_from_rows, G, forward).result()
+
+    def measured_from_rows(self, G: Generator, forward: TorchForward) -> int:
+        """HEAVY_FROM_ROWS for a generator whose forward pass takes more than HEAVY_US an image on one thread (the
+        torch thread is then the limit under load, and a second thread pays for the core it takes from the event
+        loop), LIGHT_FROM_ROWS for a lighter one (the event loop is the limit)."""
+        latents = G.latents_for_seeds(range(HEAVY_FROM_ROWS))
+        forward.from_rows = HEAVY_FROM_ROWS + 1  # one thread for the timing
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            forward(latents)
+            best = min(best, time.perf_counter() - start)
+        return HEAVY_FROM_ROWS if best / len(latents) * 1e6 > HEAVY_US else LIGHT_FROM_ROWS
 
     def prepare(self, name: str, G: Generator) -> MicroBatcher:
         """``G``'s running copy, warmed up (a model that cannot run a batch raises here: reported, not served),
@@ -171,3 +181,22 @@ class Runner:
 
     def stop(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+class TorchForward:
+    """A generator's running copy on torch, as latents -> uint8 pixels: on the torch thread a batch of ``from_rows``
+    or more takes every CPU (GAN_THREADS_FROM_ROWS, or measured at warm-up), a smaller one a single thread; anywhere
+    else (the event loop's inline batches) one thread."""
+
+    def __init__(self, runner: Runner, G: Generator, dtype: torch.dtype) -> None:
+        self.runner, self.G, self.device = runner, G, runner.device
+        self.dtype_in = None if dtype == torch.float32 else dtype  # latents arrive in float32
+        self.from_rows = runner.settings.threads_from_rows or LIGHT_FROM_ROWS
+
+    @torch.inference_mode()
+    def __call__(self, latents: Latents) -> np.ndarray:
+        on_torch_thread = threading.current_thread().name.startswith(TORCH_THREAD)
+        threads = self.runner.threads_for(len(latents), self.from_rows) if on_torch_thread else 1
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        return to_uint8(self.G(latents.to(self.device, self.dtype_in)))

@@ -74,7 +74,7 @@ def per_image(forward, latents):
         done += 1
     return (time.perf_counter() - start) / (done * len(latents))
 
-threads = runners["torch"].settings.threads_from_rows
+threads = runners["torch"].settings.threads_from_rows or "16 or 64 (measured per model)"
 print(f"{machine('cpu')}; ONNX Runtime with {runners['onnxruntime'].cpus} intra-op threads, torch with the service's "
       f"(1 below {threads} images, then {runners['torch'].cpus})")
 print("| model | batch | torch us/image | ONNX Runtime us/image | ONNX Runtime / torch |")

@@ -1,0 +1,61 @@
+"""The runner's thread plan: where a model's batches start taking every CPU, measured as it loads."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from app.runner import HEAVY_FROM_ROWS, LIGHT_FROM_ROWS, Runner, TorchForward
+from models.checkpoint import load_checkpoint
+from tests.helpers import CHECKPOINTS, shipped_settings
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def runner():
+    before = sys.getswitchinterval()
+    runner = Runner(shipped_settings(device="cpu"))
+    yield runner
+    runner.stop()
+    sys.setswitchinterval(before)
+
+
+def slowed(G, seconds_a_row: float):
+    forward = G.forward
+
+    def slow(latents):
+        time.sleep(seconds_a_row * len(latents))
+        return forward(latents)
+
+    G.forward = slow
+    return G
+
+
+def test_a_heavy_generator_takes_every_cpu_from_16_rows_and_a_light_one_from_64(runner):
+    G, _ = load_checkpoint(CHECKPOINTS / "gan-mnist.safetensors")
+    light = runner.forward_fn(G)
+    runner.warm_up(G, light)
+    assert isinstance(light, TorchForward) and light.from_rows == LIGHT_FROM_ROWS  # 0.05 ms an image
+    heavy = runner.forward_fn(G)
+    slowed(heavy.G, 0.001)  # 1 ms an image: compute-bound
+    runner.warm_up(G, heavy)
+    assert heavy.from_rows == HEAVY_FROM_ROWS
+    assert runner.threads_for(HEAVY_FROM_ROWS - 1, heavy.from_rows) == 1
+    assert runner.threads_for(HEAVY_FROM_ROWS, heavy.from_rows) == runner.cpus
+
+
+def test_a_set_threads_from_rows_is_kept_and_not_measured():
+    before = sys.getswitchinterval()
+    runner = Runner(shipped_settings(device="cpu", threads_from_rows=32))
+    try:
+        G, _ = load_checkpoint(CHECKPOINTS / "gan-mnist.safetensors")
+        forward = runner.forward_fn(G)
+        slowed(forward.G, 0.001)
+        runner.warm_up(G, forward)
+        assert forward.from_rows == 32
+    finally:
+        runner.stop()
+        sys.setswitchinterval(before)
