@@ -27,10 +27,10 @@ class Settings(BaseSettings):
     threads_from_rows: int = Field(0, ge=0, description="batches this large use every CPU (with threads 0); 0: "
                                    "measured for each model as it loads, 16 rows for a generator whose forward pass "
                                    "takes over 0.3 ms an image on one thread, 64 for a lighter one")
-    gil_switch_ms: float = Field(1.0, gt=0, le=100, description="Python's switch interval: how long the event loop "
+    gil_switch_ms: float = Field(5.0, gt=0, le=100, description="Python's switch interval: how long the event loop "
                                  "may keep the interpreter while the torch thread waits for it between two of its "
-                                 "operations (Python's default, 5 ms, starved the torch thread under load: c=64 "
-                                 "single images 10-25% slower)")
+                                 "operations (5, Python's own; shorter helped some models and slowed others: "
+                                 "docs/benchmarks.md, sixth round)")
     channels_last: bool = Field(True, description="run convolutional generators in channels-last memory format")
     keep_freed_memory: bool = Field(True, description="glibc keeps freed memory for the next batch instead of "
                                     "returning it to the kernel (no page faults on every large batch; the process "

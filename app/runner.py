@@ -56,7 +56,7 @@ class Runner:
         # So this thread, the event loop's, keeps one thread: loading, and the small inline batches.
         torch.set_num_threads(1)
         # The torch thread needs the interpreter back after each operation of a forward pass (eager torch releases it
-        # around each kernel); while the event loop is busy it got it only at Python's switch interval, 5 ms.
+        # around each kernel); while the event loop is busy it gets it at the switch interval (GAN_GIL_SWITCH_MS).
         sys.setswitchinterval(settings.gil_switch_ms / 1000)
         if settings.keep_freed_memory:
             keep_freed_memory()  # process-wide; the in-process benchmark gets it too, as it makes a Runner
