@@ -56,8 +56,9 @@ class MicroBatcher:
     A job whose caller has gone (its awaiting task cancelled) or that is still queued after
     ``queue_timeout_s`` leaves the queue without being computed.
 
-    A job may bring ``finish``: it runs on ``executor`` too, right after the forward pass, on the job's own rows, and
-    what it returns is the job's answer (the answer's encoding, done where the pixels are made, never on the loop).
+    A job may bring ``finish``: it runs where the job's forward pass ran (on ``executor`` in a batch, right after the
+    forward pass; on the loop's thread for an inline job), on the job's own rows, and what it returns is the job's
+    answer (the answer's encoding, done where the pixels are made).
 
     A job of at most ``inline_rows`` rows that finds the batcher idle (nothing queued, no batch being computed)
     while ``alone()`` says no other request is being handled runs at once on the event loop's own thread: with
@@ -107,14 +108,12 @@ class MicroBatcher:
 
     async def submit_job(self, latents: Latents, finish: Finish | None) -> Any:
         if self.stopped:  # a version replaced while its request was on the way here: it still answers, alone
-            def alone() -> tuple[int, Any]:
-                images = self.forward(latents)
-                return len(images), finish_rows(finish, images)
-
-            rows, answer = await asyncio.get_running_loop().run_in_executor(self.executor, alone)
+            images = await asyncio.get_running_loop().run_in_executor(self.executor, self.forward, latents)
             if self.on_batch:
-                self.on_batch(rows)
-            return answer
+                self.on_batch(len(images))
+            if finish is None:
+                return images
+            return await asyncio.get_running_loop().run_in_executor(self.executor, finish, images)
         if len(latents) <= self.inline_rows and self.idle():
             # Requests whose bytes have arrived get two turns of the loop to show up before this one decides;
             # of jobs deciding at the same time, none runs inline.

@@ -1,6 +1,7 @@
 """From the service's frames to the HTTP answer: PNG (a grid for several images), npy or JSON with base64 PNGs;
 small answers encoded on the event loop (a small /generate answer's PNGs come made with its pixels, on the torch
-thread: ``pngs_in_batch`` in app/service.py), larger ones on the torch thread; work cancelled when the client leaves.
+thread in a batch: ``pngs_in_batch`` in app/service.py), larger ones on the torch thread; work cancelled when the
+client leaves.
 
     return await respond(request, req, service.generate(req))
 """

@@ -84,3 +84,14 @@ def test_the_runner_sets_the_switch_interval_the_torch_thread_needs():
         assert sys.getswitchinterval() == pytest.approx(0.005)
     finally:
         sys.setswitchinterval(before)
+
+
+def test_the_answer_is_the_pngs_made_in_the_batch():
+    from app.responses import encode
+    from app.service import Frames
+
+    image = np.zeros((1, 28, 28, 1), np.uint8)
+    made = Frames(image, [{"seed": 1}], {"seed": 1}, None, "v1", [b"made on the torch thread"])
+    assert encode(made, "png", "gan-mnist", 1, 0.0).body == b"made on the torch thread"
+    body = encode(made, "json", "gan-mnist", 1, 0.0).body
+    assert b'"png":"bWFkZSBvbiB0aGUgdG9yY2ggdGhyZWFk"' in body  # base64 of the same bytes
