@@ -44,10 +44,6 @@ class Failed:
     error: Exception
 
 
-def finish_rows(finish: Finish | None, rows: np.ndarray) -> Any:
-    return rows if finish is None else finish(rows)
-
-
 class MicroBatcher:
     """Collects jobs for up to ``max_wait_s`` (or until ``max_batch`` rows), runs them as one batch.
 
@@ -124,7 +120,8 @@ class MicroBatcher:
             finally:
                 self.deciding -= 1
             if self.idle() and not self.deciding:
-                return finish_rows(finish, self.run_inline(latents))
+                images = self.run_inline(latents)
+                return images if finish is None else finish(images)
         job = Job(latents, finish)
         try:
             self.queue.put_nowait(job)

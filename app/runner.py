@@ -35,9 +35,9 @@ log = logging.getLogger("gan_studio")
 TORCH_THREAD = "torch"  # the executor thread's name prefix: the one thread that runs torch with several threads
 INLINE_SEEDS = 8  # drawing this few seeds' latents takes microseconds: on the event loop, no hop
 T = TypeVar("T")
-# Where a batch starts taking every CPU (GAN_THREADS_FROM_ROWS=0): measured for each model at its warm-up. Served at
-# c=64 on 2 cores (python -m bench.settings_ab, docs/benchmarks.md): DCGAN (0.55 ms an image on one thread) and CGAN
-# (0.4) are faster from 16 rows, InfoGAN (0.22) and the MLP GAN (0.05) from 64.
+# Where a batch starts taking every CPU (GAN_THREADS_FROM_ROWS=0): measured for each model at its warm-up (logged at
+# load). Served at c=64 on 2 cores (python -m bench.settings_ab, docs/benchmarks.md), DCGAN and CGAN (above HEAVY_US
+# an image on one thread) were faster from 16 rows, InfoGAN and the MLP GAN (below it) from 64.
 HEAVY_US, HEAVY_FROM_ROWS, LIGHT_FROM_ROWS = 300.0, 16, 64
 
 
@@ -146,7 +146,10 @@ class Runner:
             start = time.thread_time()
             forward(latents)
             best = min(best, time.thread_time() - start)
-        return HEAVY_FROM_ROWS if best / len(latents) * 1e6 > HEAVY_US else LIGHT_FROM_ROWS
+        us = best / len(latents) * 1e6
+        rows = HEAVY_FROM_ROWS if us > HEAVY_US else LIGHT_FROM_ROWS
+        log.info("%s generator: %.0f us an image on one torch thread; every CPU from %d rows", G.family, us, rows)
+        return rows
 
     def prepare(self, name: str, G: Generator) -> MicroBatcher:
         """``G``'s running copy, warmed up (a model that cannot run a batch raises here: reported, not served),

@@ -60,7 +60,7 @@ SMALL_PIXELS = 4096  # an answer this small is encoded where it is made: tens of
 def pngs_in_batch(req: GenerateRequest, model: LoadedModel) -> bool:
     """Whether the answer's PNGs are made with its pixels, on the torch thread right after the forward pass: a small
     answer of one PNG each (JSON, or a single PNG; a grid is made from all of them). Under load the event loop is
-    the one process's limit, and encoding a 28 x 28 digit there took 10% of its time a request."""
+    the one process's limit, and a 28 x 28 digit's PNG is some 10 us of its work (``python -m bench.png_bench``)."""
     channels, height, width = model.G.img_shape
     return ((req.format == "json" or (req.format == "png" and req.n == 1))
             and req.n * channels * height * width * req.scale**2 <= SMALL_PIXELS)
@@ -149,11 +149,11 @@ class GanService:
         latents = await self.runner.latents(model.G, job.seeds, **job.conditions.kwargs())
         # what made each image is told in JSON only (PNG and npy give the first seed in a header)
         info = seed_info(model, latents, job.seeds, req.return_latents) if req.format == "json" else []
-        if not pngs_in_batch(req, model):
-            images = await self.run(model, latents)
-            return Frames(images, info, {"seed": job.seeds[0]}, req.columns, model.version)
-        scale = req.scale
-        images, pngs = await self.run(model, latents, lambda rows: (rows, [png_bytes(row, scale) for row in rows]))
+        if pngs_in_batch(req, model):
+            scale = req.scale
+            images, pngs = await self.run(model, latents, lambda rows: (rows, [png_bytes(r, scale) for r in rows]))
+        else:
+            images, pngs = await self.run(model, latents), None
         return Frames(images, info, {"seed": job.seeds[0]}, req.columns, model.version, pngs)
 
     def etag(self, req: GenerateRequest) -> str | None:
