@@ -126,16 +126,16 @@ class Runner:
         log.warning("this ONNX Runtime has no CUDA provider (pip install onnxruntime-gpu): the graphs run on the CPU")
         return ["CPUExecutionProvider"]
 
-    def warm_up(self, G: Generator, forward: Callable[[Latents], np.ndarray]) -> None:
+    def warm_up(self, name: str, G: Generator, forward: Callable[[Latents], np.ndarray]) -> None:
         """One small and one large batch through ``forward``, on the torch thread (where batches run); on a CPU, with
         GAN_THREADS_FROM_ROWS=0, the forward pass timed to choose where its batches take every CPU."""
         for n in (1, min(self.settings.max_batch, 64)):
             self.executor.submit(forward, G.latents_for_seeds(range(n))).result()
         if (isinstance(forward, TorchForward) and self.device.type == "cpu" and not self.settings.threads_from_rows
                 and not self.settings.threads):
-            forward.from_rows = self.executor.submit(self.measured_from_rows, G, forward).result()
+            forward.from_rows = self.executor.submit(self.measured_from_rows, name, G, forward).result()
 
-    def measured_from_rows(self, G: Generator, forward: TorchForward) -> int:
+    def measured_from_rows(self, name: str, G: Generator, forward: TorchForward) -> int:
         """HEAVY_FROM_ROWS for a generator whose forward pass takes more than HEAVY_US an image on one thread (the
         torch thread is then the limit under load, and a second thread pays for the core it takes from the event
         loop), LIGHT_FROM_ROWS for a lighter one (the event loop is the limit)."""
@@ -148,14 +148,14 @@ class Runner:
             best = min(best, time.thread_time() - start)
         us = best / len(latents) * 1e6
         rows = HEAVY_FROM_ROWS if us > HEAVY_US else LIGHT_FROM_ROWS
-        log.info("%s generator: %.0f us an image on one torch thread; every CPU from %d rows", G.family, us, rows)
+        log.info("%s (%s): %.0f us an image on one torch thread; every CPU from %d rows", name, G.family, us, rows)
         return rows
 
     def prepare(self, name: str, G: Generator) -> MicroBatcher:
         """``G``'s running copy, warmed up (a model that cannot run a batch raises here: reported, not served),
         behind a micro-batcher of its own."""
         forward = self.forward_fn(G)
-        self.warm_up(G, forward)
+        self.warm_up(name, G, forward)
         s = self.settings
         return MicroBatcher(forward, self.executor, s.max_batch, s.max_wait_ms / 1000, s.queue_size,
                             enabled=s.batching, on_batch=lambda size: self.on_batch and self.on_batch(name, size),

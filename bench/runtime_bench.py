@@ -83,7 +83,7 @@ for name in ("gan-mnist", "dcgan-mnist", "cgan-mnist", "infogan-mnist"):
     G, _ = load_checkpoint(REPO_ROOT / "checkpoints" / name, expected_class=Generator)
     forwards = {backend: runner.forward_fn(G) for backend, runner in runners.items()}
     for backend, runner in runners.items():
-        runner.warm_up(G, forwards[backend])
+        runner.warm_up(name, G, forwards[backend])
     for n in (1, 256):
         latents = G.latents_for_seeds(range(n))
         best = dict.fromkeys(runners, float("inf"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 
@@ -36,14 +37,16 @@ def slowed(G, seconds_a_row: float):
     return G
 
 
-def test_a_heavy_generator_takes_every_cpu_from_16_rows_and_a_light_one_from_64(runner):
+def test_a_heavy_generator_takes_every_cpu_from_16_rows_and_a_light_one_from_64(runner, caplog):
     G, _ = load_checkpoint(CHECKPOINTS / "gan-mnist.safetensors")
     light = runner.forward_fn(G)
-    runner.warm_up(G, light)
+    with caplog.at_level(logging.INFO, logger="gan_studio"):
+        runner.warm_up("gan-mnist", G, light)
+    assert "gan-mnist (gan):" in caplog.text  # which model: several of one family load side by side
     assert isinstance(light, TorchForward) and light.from_rows == LIGHT_FROM_ROWS  # 0.05 ms an image
     heavy = runner.forward_fn(G)
     slowed(heavy.G, 0.001)  # 1 ms an image: compute-bound
-    runner.warm_up(G, heavy)
+    runner.warm_up("gan-mnist", G, heavy)
     assert heavy.from_rows == HEAVY_FROM_ROWS
     assert runner.threads_for(HEAVY_FROM_ROWS - 1, heavy.from_rows) == 1
     assert runner.threads_for(HEAVY_FROM_ROWS, heavy.from_rows) == runner.cpus
@@ -56,7 +59,7 @@ def test_a_set_threads_from_rows_is_kept_and_not_measured():
         G, _ = load_checkpoint(CHECKPOINTS / "gan-mnist.safetensors")
         forward = runner.forward_fn(G)
         slowed(forward.G, 0.001)
-        runner.warm_up(G, forward)
+        runner.warm_up("gan-mnist", G, forward)
         assert forward.from_rows == 32
     finally:
         runner.stop()
