@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import ctypes
 import logging
 import sys
 import threading
@@ -39,6 +40,7 @@ T = TypeVar("T")
 # load). Served at c=64 on 2 cores (python -m bench.settings_ab, docs/benchmarks.md), DCGAN and CGAN (above HEAVY_US
 # an image on one thread) were faster from 16 rows, InfoGAN and the MLP GAN (below it) from 64.
 HEAVY_US, HEAVY_FROM_ROWS, LIGHT_FROM_ROWS = 300.0, 16, 64
+PR_SET_NAME = 15  # prctl(2)
 
 
 class Runner:
@@ -76,7 +78,9 @@ class Runner:
             self.providers = self.onnxruntime_providers()
         elif settings.cuda_graphs and not self.cuda_graphs:
             log.warning("GAN_CUDA_GRAPHS is for CUDA devices; the generators run as they are on %s", self.device)
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=TORCH_THREAD)
+        # Named for the system too (top -H, /proc/<pid>/task): OpenMP's workers, started from it, inherit the name.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=TORCH_THREAD,
+                                           initializer=name_os_thread, initargs=(f"gan-{TORCH_THREAD}",))
 
     def threads_for(self, rows: int, from_rows: int) -> int:
         """Torch threads for a batch: one for small batches (a second thread saves less than it costs the
@@ -185,6 +189,14 @@ class Runner:
 
     def stop(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def name_os_thread(name: str) -> None:
+    """This thread's name in the kernel (Linux, 15 bytes at most; elsewhere nothing): Python 3.11 names its threads
+    for itself only."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None)
+        libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
 
 
 class TorchForward:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +67,13 @@ def test_a_set_threads_from_rows_is_kept_and_not_measured():
     finally:
         runner.stop()
         sys.setswitchinterval(before)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="thread names in the kernel: Linux's prctl")
+def test_the_torch_thread_and_its_openmp_workers_carry_its_name_for_the_system(runner):
+    def names() -> dict[int, str]:
+        return {int(t.name): (t / "comm").read_text().strip() for t in Path(f"/proc/{os.getpid()}/task").iterdir()}
+
+    tid = runner.executor.submit(threading.get_native_id).result()
+    assert names()[tid] == "gan-torch"
+    assert names()[threading.get_native_id()] != "gan-torch"  # this thread's name is left as it was
