@@ -194,9 +194,12 @@ class Runner:
 def name_os_thread(name: str) -> None:
     """This thread's name in the kernel (Linux, 15 bytes at most; elsewhere nothing): Python 3.11 names its threads
     for itself only."""
-    if sys.platform == "linux":
-        libc = ctypes.CDLL(None)
-        libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    if sys.platform != "linux":
+        return
+    try:  # never fatal: an initializer that raises would break the executor, and every forward pass with it
+        ctypes.CDLL(None).prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    except (OSError, AttributeError) as e:
+        log.debug("thread %s not named for the system: %s", name, e)
 
 
 class TorchForward:
