@@ -34,6 +34,7 @@ from models.runtime import PRECISIONS, available_cpus, fold_batch_norm, keep_fre
 
 log = logging.getLogger("gan_studio")
 TORCH_THREAD = "torch"  # the executor thread's name prefix: the one thread that runs torch with several threads
+TORCH_OS_NAME = f"gan-{TORCH_THREAD}"  # its name for the system (top -H), which OpenMP's workers inherit
 INLINE_SEEDS = 8  # drawing this few seeds' latents takes microseconds: on the event loop, no hop
 T = TypeVar("T")
 # Where a batch starts taking every CPU (GAN_THREADS_FROM_ROWS=0): measured for each model at its warm-up (logged at
@@ -80,7 +81,7 @@ class Runner:
             log.warning("GAN_CUDA_GRAPHS is for CUDA devices; the generators run as they are on %s", self.device)
         # Named for the system too (top -H, /proc/<pid>/task): OpenMP's workers, started from it, inherit the name.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=TORCH_THREAD,
-                                           initializer=name_os_thread, initargs=(f"gan-{TORCH_THREAD}",))
+                                           initializer=name_os_thread, initargs=(TORCH_OS_NAME,))
 
     def threads_for(self, rows: int, from_rows: int) -> int:
         """Torch threads for a batch: one for small batches (a second thread saves less than it costs the

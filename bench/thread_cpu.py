@@ -16,14 +16,13 @@ import argparse
 import os
 from pathlib import Path
 
-from app.runner import TORCH_THREAD
+from app.runner import TORCH_OS_NAME as TORCH_NAME
 from bench.load import load
 from bench.serving import machine
 from bench.settings_ab import environment
 from tests.server import server_process
 
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
-TORCH_NAME = f"gan-{TORCH_THREAD}"
 
 
 def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
