@@ -87,11 +87,11 @@ def tool_path(tool: str) -> str:
 
 @contextmanager
 def torchserve_server(model: str, batch_size: int = 64, max_delay_ms: int = 5, workers: int = 1,
-                      timeout: float = 180.0) -> Iterator[str]:
+                      timeout: float = 180.0, precision: str = "float32") -> Iterator[str]:
     """TorchServe serving ``model``'s checkpoint through bench/torchserve_handler.py in ``workers`` worker
     processes (the issue's setting: one; TorchServe's own default on a CPU machine: one per core), its dynamic
-    batching (``batch_size`` requests or ``max_delay_ms``); yields the inference URL, under which
-    ``/predictions/<model>`` takes the API's request bodies."""
+    batching (``batch_size`` requests or ``max_delay_ms``), the generator in ``precision``; yields the inference URL,
+    under which ``/predictions/<model>`` takes the API's request bodies."""
     with tempfile.TemporaryDirectory() as tmp:
         home, checkpoint = Path(tmp), Settings().checkpoint_dir / model
         store = home / "store"
@@ -113,7 +113,8 @@ def torchserve_server(model: str, batch_size: int = 64, max_delay_ms: int = 5, w
             proc = subprocess.Popen([tool_path("torchserve"), "--start", "--foreground", "--ts-config", str(config),
                                      "--model-store", str(store), "--ncs", "--disable-token-auth"],
                                     cwd=home, stdout=log,  # its pid file and unpacked models in home too:
-                                    env=os.environ | {"PYTHONPATH": str(REPO_ROOT), "TEMP": tmp, "TMPDIR": tmp},
+                                    env=os.environ | {"PYTHONPATH": str(REPO_ROOT), "TEMP": tmp, "TMPDIR": tmp,
+                                                     "TS_GAN_PRECISION": precision},
                                     stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.monotonic() + timeout

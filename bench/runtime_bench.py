@@ -2,6 +2,7 @@
 
     python -m bench.runtime_bench                 # 1 and 2
     python -m bench.runtime_bench --backends      # 3 (needs pip install 'gan-studio[onnx]')
+    python -m bench.runtime_bench --precisions    # 4
 
 1. One seed's latents (``G.latents_for_seeds([seed])``, what every single-image request
    draws on the event loop), microseconds, for each shipped MNIST generator.
@@ -10,6 +11,9 @@
 3. The service's forward (latents to uint8 pixels, on its torch thread) with GAN_BACKEND=torch and onnxruntime,
    microseconds per image at batch 1 and 256, for each MNIST generator: each point the best of ``--rounds``
    measurements of ``--seconds``, the two backends in turns.
+4. The service's torch forward in float32, bfloat16 and float16 (GAN_PRECISION), on one torch thread, microseconds
+   per image at batch 1, 16 and 64, for each MNIST generator, the precisions in turns: whether this CPU does the
+   lower precisions natively (AVX-512 BF16 or AMX for bfloat16) or emulates them.
 """
 
 from __future__ import annotations
@@ -97,17 +101,58 @@ for runner in runners.values():
     runner.stop()
 """
 
+PRECISIONS = """
+import sys, time
+from app.config import Settings
+from app.runner import Runner
+from bench.serving import machine
+from models import Generator
+from models.checkpoint import load_checkpoint
+from models.files import REPO_ROOT
+seconds, rounds = float(sys.argv[1]), int(sys.argv[2])
+runners = {p: Runner(Settings(precision=p, threads=1)) for p in ("float32", "bfloat16", "float16")}
+
+def per_image(forward, latents):
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds or done == 0:
+        forward(latents)
+        done += 1
+    return (time.perf_counter() - start) / (done * len(latents))
+
+flags = open("/proc/cpuinfo").read().split() if sys.platform == "linux" else []
+native = [f for f in ("avx512_bf16", "amx_bf16", "avx512_fp16", "amx_fp16") if f in flags]
+print(f"{machine('cpu')}, one torch thread; the CPU's lower-precision flags: {', '.join(native) or 'none'}")
+print("| model | batch | float32 us/image | bfloat16 us/image | float16 us/image | bfloat16 / float32 |")
+print("|---|---:|---:|---:|---:|---:|")
+for name in ("gan-mnist", "dcgan-mnist", "cgan-mnist", "infogan-mnist"):
+    G, _ = load_checkpoint(REPO_ROOT / "checkpoints" / name, expected_class=Generator)
+    forwards = {p: runner.forward_fn(G) for p, runner in runners.items()}
+    for p, runner in runners.items():
+        runner.warm_up(name, G, forwards[p])
+    for n in (1, 16, 64):
+        latents = G.latents_for_seeds(range(n))
+        best = dict.fromkeys(runners, float("inf"))
+        for _ in range(rounds):
+            for p, runner in runners.items():
+                best[p] = min(best[p], runner.executor.submit(per_image, forwards[p], latents).result())
+        f32, bf16, f16 = (best[p] * 1e6 for p in ("float32", "bfloat16", "float16"))
+        print(f"| {name} | {n} | {f32:.1f} | {bf16:.1f} | {f16:.1f} | {bf16 / f32:.2f} |", flush=True)
+for runner in runners.values():
+    runner.stop()
+"""
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", action="store_true", help="only 3: torch against ONNX Runtime")
-    parser.add_argument("--seconds", type=float, default=2.0, help="3: the length of one measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="3: measurements per point (the best is kept)")
+    parser.add_argument("--precisions", action="store_true", help="only 4: float32 against bfloat16 and float16")
+    parser.add_argument("--seconds", type=float, default=2.0, help="3 and 4: the length of one measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="3 and 4: measurements per point (the best is kept)")
     args = parser.parse_args(argv)
     run = lambda code, *args: subprocess.run([sys.executable, "-c", code, *args], cwd=REPO_ROOT,  # noqa: E731
                                              check=True)
-    if args.backends:
-        run(BACKENDS, str(args.seconds), str(args.rounds))
+    if args.backends or args.precisions:
+        run(BACKENDS if args.backends else PRECISIONS, str(args.seconds), str(args.rounds))
         return
     run(LATENTS)
     for mode in ("defaults", "kept", "defaults", "kept"):  # twice each, alternating: the machine drifts

@@ -15,7 +15,9 @@ ratios the goals are stated in; ``--json`` and ``--markdown`` write them.
     python -m bench                                  # all four models, 4 s per point
     python -m bench --models dcgan-mnist --seconds 8 --json docs/bench-cpu.json --markdown docs/bench-cpu.md
     python -m bench --device cuda                    # on a GPU machine
-    python -m bench --device cuda --precision float16   # the project in float16; the naive server stays float32
+    python -m bench --device cuda --precision float16   # the project (and TorchServe) in float16; the naive
+                                                        # server stays float32
+    python -m bench --precision bfloat16 --torchserve --workers 1   # a CPU with AVX-512 BF16: both in bfloat16
     python -m bench --pixels --precision bfloat16     # how far bfloat16 moves each shipped generator's pixels
     python -m bench --backend onnxruntime             # the project on ONNX Runtime (python -m bench.runtime_bench
                                                       # --backends: the two backends' forward passes alone)
@@ -144,11 +146,12 @@ def bench_model(model: str, device: str, seconds: float, workers: int, torchserv
     results: dict = {"project": {}, "workers": {}, "naive": {}, "floor": {}, "torchserve": {},
                      "torchserve_workers": {}, "bulk": {}, "in_process": {}}
     in_process = InProcess(model, device)
+    ts_precision = torchserve_precision()
     naive = ["-m", "bench", "--serve-naive", "--port", "{port}", "--models", model, "--device", device]
     with ExitStack() as servers:
         url = servers.enter_context(running_server(env, argv=FLOOR))
         naive_url, _ = servers.enter_context(server_process(argv=naive))
-        ts_url = servers.enter_context(torchserve_server(model)) if torchserve else None
+        ts_url = servers.enter_context(torchserve_server(model, precision=ts_precision)) if torchserve else None
         warm = [(url, "/generate"), (url, "/bench/constant.png"), (naive_url, "/generate")]
         warm += [(ts_url, f"/predictions/{model}")] if ts_url else []
         for base, path in warm:  # every side warmed alike: TorchServe's Java front end needs ~10 s to reach speed
@@ -171,7 +174,8 @@ def bench_model(model: str, device: str, seconds: float, workers: int, torchserv
     if workers > 1:  # the same server in GAN_WORKERS processes (and TorchServe with as many workers), in turns
         with ExitStack() as servers:
             url = servers.enter_context(running_server(env | {"GAN_WORKERS": str(workers)}, argv=FLOOR))
-            ts_url = servers.enter_context(torchserve_server(model, workers=workers)) if torchserve else None
+            ts_url = (servers.enter_context(torchserve_server(model, workers=workers, precision=ts_precision))
+                      if torchserve else None)
             load(url, "/generate", single, 64, WARM_S)
             if ts_url:
                 load(ts_url, f"/predictions/{model}", single, 64, WARM_S)
@@ -202,6 +206,14 @@ def bench_model(model: str, device: str, seconds: float, workers: int, torchserv
     return results
 
 
+def torchserve_precision() -> str:
+    """TorchServe's handler does the project's arithmetic (GAN_PRECISION), float32 when the project runs on ONNX
+    Runtime (which runs its graphs in float32)."""
+    if os.environ.get("GAN_BACKEND", "torch") == "onnxruntime":
+        return "float32"
+    return os.environ.get("GAN_PRECISION", "float32")
+
+
 def markdown(all_results: dict, device: str, seconds: float, workers: int) -> str:
     tool = "wrk (1 thread)" if shutil.which("wrk") else "the bench's asyncio client"
     precision = os.environ.get("GAN_PRECISION", "float32")
@@ -210,7 +222,7 @@ def markdown(all_results: dict, device: str, seconds: float, workers: int) -> st
     lines = [f"`python -m bench` on {machine(device)}, {seconds:g} s per point, taken in turns of {TURN_S} s "
              "with the sides it is compared with (project, naive and floor at each concurrency; bulk over HTTP and "
              f"in process), load from {tool} on the same machine, each request its own seed; the project's "
-             f"generators in {precision}.", ""]
+             f"generators in {precision} (TorchServe's in {torchserve_precision()}).", ""]
     for model, r in all_results.items():
         lines += [f"### {model}", "", "| single-image POST /generate | req/s | p50 ms | p99 ms |",
                   "|---|---:|---:|---:|"]

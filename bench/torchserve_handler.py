@@ -4,12 +4,15 @@ The same checkpoint served the way TorchServe's documentation shows a custom han
 batches requests (batch size and delay set when the model is registered), the handler draws each request's
 latents from its seeds, runs one forward pass for the batch and answers each request with a PNG from Pillow.
 A request body is the API's own: ``{"model": ..., "n": 1, "seed": 7}`` (n > 1 gives a grid, as the API does).
+The generator runs in the precision ``TS_GAN_PRECISION`` names (float32 unless set; ``python -m bench --precision``
+sets it, so that both servers do the same arithmetic).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -18,13 +21,16 @@ from PIL import Image
 from models import Generator, Latents
 from models.checkpoint import load_checkpoint
 from models.images import grid_array, to_uint8
+from models.runtime import PRECISIONS
 
 
 class GeneratorHandler:
     def initialize(self, context) -> None:
         model_dir = Path(context.system_properties["model_dir"])
         name = context.manifest["model"]["modelName"]
-        self.G, _ = load_checkpoint(model_dir / name, "cpu", expected_class=Generator)
+        G, _ = load_checkpoint(model_dir / name, "cpu", expected_class=Generator)
+        self.dtype = PRECISIONS[os.environ.get("TS_GAN_PRECISION", "float32")]
+        self.G = G.to(self.dtype)
         self.initialized = True
 
     @staticmethod
@@ -38,7 +44,7 @@ class GeneratorHandler:
         latents = Latents.cat([self.G.latents_for_seeds(range(int(b.get("seed", 0)), int(b.get("seed", 0)) + n))
                                for b, n in zip(bodies, counts, strict=True)])
         with torch.inference_mode():
-            images = to_uint8(self.G(latents))
+            images = to_uint8(self.G(latents.to("cpu", self.dtype)))
         answers, start = [], 0
         for i, n in enumerate(counts):
             picture = images[start] if n == 1 else grid_array(images[start : start + n])
