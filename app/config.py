@@ -39,7 +39,9 @@ class Settings(BaseSettings):
                                   "(one layer instead of two; pixels within 1 grey level of the model as trained)")
     precision: Literal["float32", "float16", "bfloat16"] = Field(
         "float32", description="the generators' arithmetic: float16 keeps pixels within 2 grey levels, bfloat16 "
-        "moves a few by up to 13 (both meant for GPUs; on CPUs they are slower)")
+        "moves a few by up to 13. On a GPU both are faster; on a CPU float16 is emulated (tens of times slower) and "
+        "bfloat16 is faster only where the CPU does it natively (AVX-512 BF16 or AMX: 1.5-3x a batched image, "
+        "python -m bench.runtime_bench --precisions)")
     cuda_graphs: bool = Field(False, description="on a CUDA device, run each generator as CUDA graphs, one per batch "
                               "size bucket (powers of two up to max_batch); ignored on a CPU")
     backend: Literal["torch", "onnxruntime"] = Field(

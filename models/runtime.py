@@ -74,7 +74,8 @@ def keep_freed_memory(mmap_threshold: int = 256 << 20, trim_threshold: int = 1 <
 
 # GAN_PRECISION / --precision: the generator's weights and latents in this type (images come back as float32).
 # float16 keeps the shipped generators' pixels within 2 grey levels, bfloat16 moves some by up to 13
-# (tests/app/test_precision.py; docs/benchmarks.md has the evaluator's figures).
+# (tests/app/test_precision.py; docs/benchmarks.md has the evaluator's figures). On a CPU float16 is emulated and
+# bfloat16 is native only with AVX-512 BF16 or AMX (python -m bench.runtime_bench --precisions).
 PRECISIONS = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
