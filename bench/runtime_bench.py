@@ -119,9 +119,8 @@ def per_image(forward, latents):
         done += 1
     return (time.perf_counter() - start) / (done * len(latents))
 
-flags = open("/proc/cpuinfo").read().split() if sys.platform == "linux" else []
-native = [f for f in ("avx512_bf16", "amx_bf16", "avx512_fp16", "amx_fp16") if f in flags]
-print(f"{machine('cpu')}, one torch thread; the CPU's lower-precision flags: {', '.join(native) or 'none'}")
+from models.runtime import native_bfloat16
+print(f"{machine('cpu')}, one torch thread; native bfloat16: {', '.join(native_bfloat16()) or 'none'}")
 print("| model | batch | float32 us/image | bfloat16 us/image | float16 us/image | bfloat16 / float32 |")
 print("|---|---:|---:|---:|---:|---:|")
 for name in ("gan-mnist", "dcgan-mnist", "cgan-mnist", "infogan-mnist"):

@@ -77,6 +77,17 @@ def keep_freed_memory(mmap_threshold: int = 256 << 20, trim_threshold: int = 1 <
 # (tests/app/test_precision.py; docs/benchmarks.md has the evaluator's figures). On a CPU float16 is emulated and
 # bfloat16 is native only with AVX-512 BF16 or AMX (python -m bench.runtime_bench --precisions).
 PRECISIONS = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+NATIVE_BFLOAT16 = ("avx512_bf16", "amx_bf16")  # x86 flags (/proc/cpuinfo) of CPUs that do bfloat16 in hardware
+
+
+def native_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """The flags by which this CPU does bfloat16 natively (empty where it has none, or off Linux). torch's own
+    check (``torch.ops.mkldnn._is_mkldnn_bf16_supported``) says yes for any AVX-512 CPU, where oneDNN emulates it."""
+    try:
+        flags = set(cpuinfo.read_text(errors="replace").split())
+    except OSError:
+        return []
+    return [flag for flag in NATIVE_BFLOAT16 if flag in flags]
 
 
 FOLDABLE = (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d)

@@ -77,3 +77,18 @@ def test_the_torch_thread_and_its_openmp_workers_carry_its_name_for_the_system(r
     tid = runner.executor.submit(threading.get_native_id).result()
     assert names()[tid] == "gan-torch"
     assert names()[threading.get_native_id()] != "gan-torch"  # this thread's name is left as it was
+
+
+@pytest.mark.parametrize(("flags", "precision", "hinted"), [(["avx512_bf16"], "float32", True),
+                                                           ([], "float32", False),
+                                                           (["avx512_bf16"], "bfloat16", False)])
+def test_a_cpu_with_native_bfloat16_serving_float32_is_told_of_bfloat16(monkeypatch, caplog, flags, precision,
+                                                                         hinted):
+    import app.runner
+
+    monkeypatch.setattr(app.runner, "native_bfloat16", lambda: flags)
+    before = sys.getswitchinterval()
+    with caplog.at_level(logging.INFO, logger="gan_studio"):
+        Runner(shipped_settings(device="cpu", precision=precision)).stop()
+    sys.setswitchinterval(before)
+    assert ("GAN_PRECISION=bfloat16" in caplog.text) == hinted

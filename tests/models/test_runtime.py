@@ -55,3 +55,15 @@ def test_the_cgroup_cpu_quota_lowers_the_thread_count(tmp_path):
     assert cgroup_cpu_limit(tmp_path) == 1.5
     (tmp_path / "cpu.max").write_text("max 100000\n")
     assert cgroup_cpu_limit(tmp_path) is None
+
+
+@pytest.mark.unit
+def test_native_bfloat16_names_the_flags_of_a_cpu_that_has_them(tmp_path):
+    from models.runtime import native_bfloat16
+
+    zen4, older, missing = tmp_path / "zen4", tmp_path / "older", tmp_path / "missing"
+    zen4.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512bw avx512_bf16 avx512_vnni\n")
+    older.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512bw avx512_vnni\n")  # emulated there
+    assert native_bfloat16(zen4) == ["avx512_bf16"]
+    assert native_bfloat16(older) == []
+    assert native_bfloat16(missing) == []
