@@ -1,8 +1,9 @@
-"""The guarded HTTP protocol: uvicorn's httptools protocol with a header timeout and a connection cap.
+"""The guarded HTTP protocol: uvicorn's httptools protocol with a header timeout and a connection cap, and a word
+to the request's handler when its client's connection closes (``Disconnects``, the scope's ``DISCONNECT``).
 
 uvicorn has no setting for either, so ``GuardedProtocol`` overrides a few of its protocol's methods
 (``connection_made``, ``data_received``, ``on_response_complete``, ``connection_lost``, ``send_400_response``)
-and reads a few of its attributes (``connections``, ``transport``, ``loop``, ``cycle``). They are uvicorn's
+and reads a few of its attributes (``connections``, ``transport``, ``loop``, ``cycle``, ``scope``). They are uvicorn's
 internals, not its API: the pin in pyproject.toml keeps them, and ``check_internals`` (run by the server at start
 and by tests/app/test_protocol.py) fails loudly, naming what moved, when a new uvicorn changes them.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -20,7 +22,7 @@ from app.errors import raw_error
 
 OVERRIDDEN = ("connection_made", "data_received", "on_response_complete", "connection_lost", "send_400_response",
               "on_headers_complete", "on_message_complete")
-READ = ("connections", "transport", "loop", "cycle")
+READ = ("connections", "transport", "loop", "cycle", "scope")
 
 
 def check_internals(protocol: type = HttpToolsProtocol) -> None:
@@ -54,6 +56,34 @@ def check_internals(protocol: type = HttpToolsProtocol) -> None:
     if problems:
         raise RuntimeError(f"uvicorn {uvicorn.__version__} changed what app/protocol.py overrides: "
                            + "; ".join(problems) + " (pin the uvicorn the project was tested with)")
+
+
+DISCONNECT = "gan.disconnect"  # the ASGI scope's extension: this connection's Disconnects (this server's only)
+
+
+class Disconnects:
+    """Callbacks for the moment a connection closes: how a request's handler learns its client has gone without a
+    task of its own awaiting ``receive()`` for the ASGI ``http.disconnect`` (a task a request was a fifth of the
+    event loop's work on /generate: ``python -m bench.asgi_profile --concurrency 64 --no-forward``, 0.094 -> 0.074 ms).
+    ``add(fn)``: ``fn()`` once the connection is lost (soon, when it already is); ``discard(fn)`` takes it back."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop, self.callbacks, self.lost = loop, set[Callable[[], None]](), False
+
+    def add(self, fn: Callable[[], None]) -> None:
+        if self.lost:
+            self.loop.call_soon(fn)
+        else:
+            self.callbacks.add(fn)
+
+    def discard(self, fn: Callable[[], None]) -> None:
+        self.callbacks.discard(fn)
+
+    def fire(self) -> None:
+        self.lost = True
+        callbacks, self.callbacks = self.callbacks, set()
+        for fn in callbacks:
+            fn()
 
 
 def timeout_response(timeout_s: float) -> bytes:
@@ -91,6 +121,7 @@ class GuardedProtocol:
         super().connection_made(transport)  # type: ignore[misc]
         self.opened_at, self.pending_bytes, self.header_timer = self.loop.time(), 0, None
         self.in_headers, self.header_bytes, self.header_lines, self.header_tail = True, 0, 0, b""
+        self.disconnects = Disconnects(self.loop)
         self.arm_header_timer()
         if len(self.connections) > self.max_connections:
             self.make_room()
@@ -122,6 +153,7 @@ class GuardedProtocol:
 
     def on_headers_complete(self) -> None:
         self.in_headers = False  # the body is the body guard's to limit
+        self.scope.setdefault("extensions", {})[DISCONNECT] = self.disconnects  # type: ignore[attr-defined]
         super().on_headers_complete()  # type: ignore[misc]
 
     def on_message_complete(self) -> None:
@@ -137,6 +169,7 @@ class GuardedProtocol:
         if self.header_timer is not None:
             self.header_timer.cancel()
         super().connection_lost(exc)  # type: ignore[misc]
+        self.disconnects.fire()
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn's answer to bytes that are not HTTP, in the API's error shape."""

@@ -20,6 +20,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from app.errors import ApiError
+from app.protocol import DISCONNECT
 from app.schemas import ArithmeticRequest, GenerateRequest, InterpolateRequest, SweepRequest
 from app.service import SMALL_PIXELS, Frames
 from models.images import grid_array, png_bytes
@@ -69,18 +70,28 @@ async def client_gone(request: Request) -> None:
 async def guarded(request: Request, work: Awaitable[T]) -> T | None:
     """``work`` under the request's one deadline (``GAN_REQUEST_TIMEOUT_S``, from here to the answer: queue, batch,
     encoding; past it a 503 with Retry-After and the work dropped), cancelled when the client leaves (None then:
-    its request leaves the model's queue, nobody's work is done)."""
+    its request leaves the model's queue, nobody's work is done). The server's protocol says when the client's
+    connection closes (its ``DISCONNECT`` extension, app/protocol.py); under another server (Ray's, a test client)
+    a task of the request's own waits for the ASGI ``http.disconnect``."""
     settings = request.app.state.settings
     handler = asyncio.current_task()
     left = False
 
-    async def watch() -> None:
+    def leave() -> None:
         nonlocal left
-        await client_gone(request)
         left = True
         handler.cancel()
 
-    watcher = asyncio.ensure_future(watch())
+    async def watch() -> None:
+        await client_gone(request)
+        leave()
+
+    disconnects = request.scope.get("extensions", {}).get(DISCONNECT)
+    watcher = None
+    if disconnects is not None:
+        disconnects.add(leave)
+    else:
+        watcher = asyncio.ensure_future(watch())
     try:
         async with asyncio.timeout(settings.request_timeout_s) as deadline:
             return await work
@@ -95,7 +106,10 @@ async def guarded(request: Request, work: Awaitable[T]) -> T | None:
         handler.uncancel()  # our own cancellation, handled here
         return None
     finally:
-        watcher.cancel()
+        if watcher is None:
+            disconnects.discard(leave)
+        else:
+            watcher.cancel()
 
 
 async def respond(request: Request, req: ImageRequest, work: Awaitable[Frames]) -> Response:

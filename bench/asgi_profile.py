@@ -39,6 +39,7 @@ def main() -> None:
     os.environ |= {"GAN_LOG_LEVEL": "warning"}
 
     import app.responses as responses
+    from app.protocol import DISCONNECT, Disconnects
     from bench.floor import create_app
 
     app = create_app()
@@ -60,7 +61,8 @@ def main() -> None:
                  "path": args.path, "raw_path": args.path.encode(), "query_string": b"", "root_path": "",
                  "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
                              (b"content-length", str(len(body)).encode())],
-                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000), "state": {}}
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000), "state": {},
+                 "extensions": {DISCONNECT: Disconnects(asyncio.get_running_loop())}}  # as the server's protocol
         sent, done, status = False, asyncio.Event(), 0
 
         async def receive():
