@@ -29,9 +29,26 @@ class QueueTimeout(RuntimeError):
 Finish = Callable[[np.ndarray], Any]
 
 
+@dataclass(frozen=True)
+class ToDraw:
+    """``rows`` latents not drawn yet: ``draw()`` makes them (the model's one recipe from seeds and conditioning,
+    ``Generator.latents_for_seeds``) where the batch runs, on the executor right before its forward pass, so that
+    drawing a request's latents (5-15 us an image, several ms for hundreds) costs the event loop nothing."""
+
+    rows: int
+    draw: Callable[[], Latents]
+
+    def __len__(self) -> int:
+        return self.rows
+
+
+def drawn(latents: Latents | ToDraw) -> Latents:
+    return latents.draw() if isinstance(latents, ToDraw) else latents
+
+
 @dataclass
 class Job:
-    latents: Latents
+    latents: Latents | ToDraw
     finish: Finish | None = None  # the job's rows -> its answer, on the executor after the forward pass
     future: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     started: bool = False  # taken into a batch: its rows are being computed
@@ -48,7 +65,9 @@ class MicroBatcher:
     """Collects jobs for up to ``max_wait_s`` (or until ``max_batch`` rows), runs them as one batch.
 
     ``forward`` maps stacked latents to uint8 images (N, H, W, C); it runs on ``executor``, never
-    on the event loop. With ``enabled=False`` every job runs alone (the baseline the benchmark uses).
+    on the event loop. A job's latents may come still to be drawn (``ToDraw``): they are drawn on ``executor`` with
+    the batch (a job whose drawing raises fails alone). With ``enabled=False`` every job runs alone (the baseline
+    the benchmark uses).
     A job whose caller has gone (its awaiting task cancelled) or that is still queued after
     ``queue_timeout_s`` leaves the queue without being computed.
 
@@ -94,7 +113,7 @@ class MicroBatcher:
             await asyncio.sleep(poll_s)
         await self.stop()
 
-    async def submit(self, latents: Latents, finish: Finish | None = None) -> Any:
+    async def submit(self, latents: Latents | ToDraw, finish: Finish | None = None) -> Any:
         """The images of ``latents`` (N, H, W, C) uint8, or what ``finish`` makes of them."""
         self.submitting += 1
         try:
@@ -102,9 +121,10 @@ class MicroBatcher:
         finally:
             self.submitting -= 1
 
-    async def submit_job(self, latents: Latents, finish: Finish | None) -> Any:
+    async def submit_job(self, latents: Latents | ToDraw, finish: Finish | None) -> Any:
         if self.stopped:  # a version replaced while its request was on the way here: it still answers, alone
-            images = await asyncio.get_running_loop().run_in_executor(self.executor, self.forward, latents)
+            loop = asyncio.get_running_loop()
+            images = await loop.run_in_executor(self.executor, lambda: self.forward(drawn(latents)))
             if self.on_batch:
                 self.on_batch(len(images))
             if finish is None:
@@ -139,10 +159,10 @@ class MicroBatcher:
     def idle(self) -> bool:
         return not self.busy and self.held is None and self.queue.empty() and self.alone()
 
-    def run_inline(self, latents: Latents) -> np.ndarray:
+    def run_inline(self, latents: Latents | ToDraw) -> np.ndarray:
         self.busy = True
         try:
-            images = self.forward(latents)
+            images = self.forward(drawn(latents))
         finally:
             self.busy = False
         if self.on_batch:
@@ -199,8 +219,7 @@ class MicroBatcher:
                 continue
             self.busy = True
             try:
-                latents = jobs[0].latents if len(jobs) == 1 else Latents.cat([j.latents for j in jobs])
-                rows, answers = await loop.run_in_executor(self.executor, self.compute, latents, jobs)
+                rows, answers = await loop.run_in_executor(self.executor, self.compute, jobs)
             except Exception as e:  # a failed batch fails its requests, never the batcher
                 for j in jobs:
                     if not j.future.done():
@@ -208,7 +227,7 @@ class MicroBatcher:
                 continue
             finally:
                 self.busy = False
-            if self.on_batch:
+            if self.on_batch and rows:
                 self.on_batch(rows)
             for j, result in zip(jobs, answers, strict=True):
                 if j.future.done():
@@ -218,20 +237,28 @@ class MicroBatcher:
                 else:
                     j.future.set_result(result)
 
-    def compute(self, latents: Latents, jobs: list[Job]) -> tuple[int, list[Any]]:
-        """On the executor: the batch's forward pass, then each job's ``finish`` on its rows (skipped for a job whose
-        caller has gone)."""
-        images = self.forward(latents)
-        answers: list[Any] = []
+    def compute(self, jobs: list[Job]) -> tuple[int, list[Any]]:
+        """On the executor: the jobs' latents drawn where still to be, the batch's forward pass, then each job's
+        ``finish`` on its rows (skipped for a job whose caller has gone)."""
+        answers: list[Any] = [None] * len(jobs)
+        ready: list[tuple[int, Latents]] = []
+        for k, j in enumerate(jobs):
+            try:
+                ready.append((k, drawn(j.latents)))
+            except Exception as e:  # noqa: BLE001 - fails that job alone
+                answers[k] = Failed(e)
+        if not ready:
+            return 0, answers
+        images = self.forward(ready[0][1] if len(ready) == 1 else Latents.cat([latents for _, latents in ready]))
         start = 0
-        for j in jobs:
-            stop = start + len(j.latents)
+        for k, latents in ready:
+            j, stop = jobs[k], start + len(latents)
             if j.finish is None or j.future.done():
-                answers.append(images[start:stop])
+                answers[k] = images[start:stop]
             else:
                 try:
-                    answers.append(j.finish(images[start:stop]))
+                    answers[k] = j.finish(images[start:stop])
                 except Exception as e:  # noqa: BLE001 - fails that job alone
-                    answers.append(Failed(e))
+                    answers[k] = Failed(e)
             start = stop
         return len(images), answers

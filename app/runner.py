@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from app.batching import Finish, MicroBatcher, QueueFull, QueueTimeout
+from app.batching import Finish, MicroBatcher, QueueFull, QueueTimeout, ToDraw
 from app.config import Settings, backend_unavailable
 from app.errors import ApiError
 from models import Generator, Latents
@@ -179,7 +179,14 @@ class Runner:
             return G.latents_for_seeds(seeds, **conditioning)
         return await self.in_torch_thread(lambda: G.latents_for_seeds(seeds, **conditioning))
 
-    async def run(self, name: str, batcher: MicroBatcher, latents: Latents, finish: Finish | None = None) -> Any:
+    @staticmethod
+    def to_draw(G: Generator, seeds: Sequence[int], **conditioning: Any) -> ToDraw:
+        """``G.latents_for_seeds`` left to the batch: drawn on the torch thread right before the forward pass (with
+        no hop of its own), never on the event loop (unless the request runs inline there, alone)."""
+        return ToDraw(len(seeds), lambda: G.latents_for_seeds(seeds, **conditioning))
+
+    async def run(self, name: str, batcher: MicroBatcher, latents: Latents | ToDraw,
+                  finish: Finish | None = None) -> Any:
         """The images of ``latents`` through the model's batcher (or ``finish`` of them, made on the torch thread right
         after the forward pass); a full queue or a queue timeout is a 503."""
         try:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from app.batching import Finish
+from app.batching import Finish, ToDraw
 from app.config import Settings
 from app.decoding import Decoder
 from app.errors import ApiError
@@ -139,16 +139,20 @@ class GanService:
         self.runner.stop()
         self.decoder.stop()
 
-    async def run(self, model: LoadedModel, latents: Latents, finish: Finish | None = None) -> Any:
+    async def run(self, model: LoadedModel, latents: Latents | ToDraw, finish: Finish | None = None) -> Any:
         return await self.runner.run(model.name, model.batcher, latents, finish)
 
     # --- routes -------------------------------------------------------------------------------
     async def generate(self, req: GenerateRequest) -> Frames:
         model = self.registry.get(req.model)
         job = resolve_generate(self.settings, model, req, new_seed())
-        latents = await self.runner.latents(model.G, job.seeds, **job.conditions.kwargs())
-        # what made each image is told in JSON only (PNG and npy give the first seed in a header)
-        info = seed_info(model, latents, job.seeds, req.return_latents) if req.format == "json" else []
+        # what made each image is told in JSON only (PNG and npy give the first seed in a header): for those the
+        # latents are drawn on the torch thread with the batch
+        if req.format == "json":
+            latents = await self.runner.latents(model.G, job.seeds, **job.conditions.kwargs())
+            info = seed_info(model, latents, job.seeds, req.return_latents)
+        else:
+            latents, info = self.runner.to_draw(model.G, job.seeds, **job.conditions.kwargs()), []
         if pngs_in_batch(req, model):
             scale = req.scale
             images, pngs = await self.run(model, latents, lambda rows: (rows, [png_bytes(r, scale) for r in rows]))

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from app.batching import MicroBatcher, QueueFull
+from app.batching import MicroBatcher, QueueFull, ToDraw
 from models import Latents
 
 pytestmark = pytest.mark.unit
@@ -193,3 +196,44 @@ def test_each_jobs_finish_runs_on_the_executor_on_its_own_rows_and_a_failing_one
     assert isinstance(results[3], ValueError) and "row 3" in str(results[3])
     assert isinstance(results[6], np.ndarray) and np.all(results[6] == 9)  # no finish: the rows themselves
     assert where and all(name.startswith("forward") for name in where)
+
+
+def test_latents_to_draw_are_drawn_on_the_executor_with_the_batch_and_a_failing_draw_fails_alone():
+    drawn_on: list[str] = []
+    sizes: list[int] = []
+
+    def to_draw(rows: int, value: float) -> ToDraw:
+        def draw() -> Latents:
+            drawn_on.append(threading.current_thread().name)
+            if value < 0:
+                raise ValueError("no such seed")
+            return latents(rows, value)
+        return ToDraw(rows, draw)
+
+    async def main():
+        batcher = MicroBatcher(lambda lat: lat.z.numpy().copy(), ThreadPoolExecutor(1, thread_name_prefix="torch"),
+                               max_batch=64, max_wait_s=0.05, queue_size=100, on_batch=sizes.append)
+        batcher.start()
+        jobs = [batcher.submit(to_draw(2, float(i))) for i in range(4)] + [batcher.submit(to_draw(3, -1.0)),
+                                                                        batcher.submit(latents(1, 9.0))]
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        await batcher.stop()
+        return results
+
+    results = run(main())
+    for i, rows in enumerate(results[:4]):
+        assert rows.shape == (2, 3) and np.all(rows == i)
+    assert isinstance(results[4], ValueError) and "no such seed" in str(results[4])
+    assert results[5].shape == (1, 3) and np.all(results[5] == 9)
+    assert len(drawn_on) == 5 and all(name.startswith("torch") for name in drawn_on)
+    assert sum(sizes) == 9  # the failed job's rows were never computed
+
+
+def test_a_generate_answer_is_the_same_whether_its_latents_are_drawn_before_or_with_the_batch(shipped_client):
+    """PNG and npy answers draw on the torch thread with the batch, JSON before it: the same pixels for one seed."""
+    body = {"model": "cgan-mnist", "n": 3, "seed": 41, "label": 5}
+    as_json = shipped_client.post("/generate", json=body | {"format": "json"}).json()["images"]
+    as_npy = np.load(io.BytesIO(shipped_client.post("/generate", json=body | {"format": "npy"}).content))
+    for image, pixels in zip(as_json, as_npy, strict=True):
+        decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(image["png"]))))
+        assert np.array_equal(decoded, pixels[:, :, 0])
