@@ -8,6 +8,8 @@ summation order, which can differ with the batch size).
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -18,12 +20,20 @@ import numpy as np
 from models import Latents
 
 
-class QueueFull(RuntimeError):
+class Unavailable(RuntimeError):
+    """The batcher cannot answer this request now (a 503 with Retry-After)."""
+
+
+class QueueFull(Unavailable):
     """More requests wait for this model than the queue holds."""
 
 
-class QueueTimeout(RuntimeError):
+class QueueTimeout(Unavailable):
     """A request waited in the queue past its deadline (it leaves the queue, never to be run)."""
+
+
+class Stopped(Unavailable):
+    """The batcher was stopped (the service shutting down) while the request still waited."""
 
 
 Finish = Callable[[np.ndarray], Any]
@@ -62,24 +72,30 @@ class Failed:
 
 
 class MicroBatcher:
-    """Collects jobs for up to ``max_wait_s`` (or until ``max_batch`` rows), runs them as one batch.
+    """Runs the jobs waiting for one model as batches of up to ``max_batch`` rows on ``executor``.
 
-    ``forward`` maps stacked latents to uint8 images (N, H, W, C); it runs on ``executor``, never
-    on the event loop. A job's latents may come still to be drawn (``ToDraw``): they are drawn on ``executor`` with
-    the batch (a job whose drawing raises fails alone). With ``enabled=False`` every job runs alone (the baseline
-    the benchmark uses).
-    A job whose caller has gone (its awaiting task cancelled) or that is still queued after
-    ``queue_timeout_s`` leaves the queue without being computed.
+    The event loop appends each job to ``waiting``; the batches are formed on the executor's thread, each taking
+    every job waiting when it starts: as one batch ends the next begins there, with no turn of the event loop in
+    between (waiting for the loop to hand over the next batch left the torch thread idle for a third of the time
+    under load, docs/benchmarks.md). A batch runs its jobs' drawing (``ToDraw``), the forward pass and each job's
+    ``finish``, and hands all its answers back to the loop at once. After each batch the executor runs what else
+    was queued on it (other models' batches, encodings) before this model's next. With the executor idle, a job
+    waits ``max_wait_s`` for others to join it (or until ``max_batch`` rows wait). With ``enabled=False`` every job
+    runs alone (the baseline the benchmark uses).
+
+    ``forward`` maps stacked latents to uint8 images (N, H, W, C); it runs on ``executor``, never on the event loop.
+    A job whose caller has gone (its awaiting task cancelled) or that is still waiting after ``queue_timeout_s``
+    leaves without being computed.
 
     A job may bring ``finish``: it runs where the job's forward pass ran (on ``executor`` in a batch, right after the
     forward pass; on the loop's thread for an inline job), on the job's own rows, and what it returns is the job's
     answer (the answer's encoding, done where the pixels are made).
 
-    A job of at most ``inline_rows`` rows that finds the batcher idle (nothing queued, no batch being computed)
+    A job of at most ``inline_rows`` rows that finds the batcher idle (nothing waiting, no batch being computed)
     while ``alone()`` says no other request is being handled runs at once on the event loop's own thread: with
-    nothing to batch it with, the hand-offs to the batcher's task and to the executor's thread are all that
-    waiting would buy. Under load ``alone()`` is false and every job goes through the batcher (run inline there,
-    jobs blocked the loop that parses the next requests: c=16 throughput fell by a third).
+    nothing to batch it with, the hand-offs to the executor's thread are all that waiting would buy. Under load
+    ``alone()`` is false and every job goes through the executor (run inline there, jobs blocked the loop that parses
+    the next requests: c=16 throughput fell by a third).
     """
 
     def __init__(self, forward: Callable[[Latents], np.ndarray], executor: Executor, max_batch: int,
@@ -89,27 +105,35 @@ class MicroBatcher:
         self.forward, self.executor, self.inline_rows, self.alone = forward, executor, inline_rows, alone
         self.max_batch = max_batch if enabled else 1
         self.max_wait_s, self.on_batch, self.queue_timeout_s = max_wait_s, on_batch, queue_timeout_s
-        self.queue: asyncio.Queue[Job] = asyncio.Queue(queue_size)
-        self.held: Job | None = None  # a job that did not fit the last batch
-        self.task: asyncio.Task[None] | None = None
-        self.busy = False  # a batch is being computed
+        self.queue_size = queue_size
+        self.lock = threading.Lock()  # guards waiting, waiting_rows and scheduled, shared with the executor's thread
+        self.waiting: deque[Job] = deque()
+        self.waiting_rows = 0
+        self.scheduled = False  # batches are running, or about to, on the executor: it takes what waits
+        self.timer: asyncio.TimerHandle | None = None  # the extra wait (max_wait_s) before an idle executor starts
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.deciding = 0  # jobs looking whether they may run inline
         self.submitting = 0  # submit() calls not yet answered
-        self.stopped = False  # closed: a late job (its request held this batcher before it closed) runs alone
+        self.stopped = False  # stopped or closed: a late job (its request held this batcher before) runs alone
 
     def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self.run())
+        self.loop = asyncio.get_running_loop()
 
     async def stop(self) -> None:
+        """Stops taking jobs; those still waiting fail with Stopped (a batch already running ends as it would)."""
         self.stopped = True
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+        if self.timer is not None:
+            self.timer.cancel()
+        with self.lock:
+            left, self.waiting, self.waiting_rows = list(self.waiting), deque(), 0
+        for job in left:
+            if not job.future.done():
+                job.future.set_exception(Stopped("the service stopped before this request ran"))
 
     async def close(self, poll_s: float = 0.01) -> None:
         """Stops once every job submitted so far has its answer (a model version being replaced: the requests it
         accepted finish on it)."""
-        while self.submitting or self.busy or self.held is not None or not self.queue.empty():
+        while self.submitting or self.scheduled or self.waiting:
             await asyncio.sleep(poll_s)
         await self.stop()
 
@@ -143,99 +167,135 @@ class MicroBatcher:
                 images = self.run_inline(latents)
                 return images if finish is None else finish(images)
         job = Job(latents, finish)
-        try:
-            self.queue.put_nowait(job)
-        except asyncio.QueueFull:
-            raise QueueFull(f"{self.queue.maxsize} requests already waiting") from None
+        self.enqueue(job)
         expiry = asyncio.get_running_loop().call_later(self.queue_timeout_s, self.expire, job)
         try:
             return await job.future
         except asyncio.CancelledError:
-            job.future.cancel()  # the caller has gone: the batcher skips the job
+            job.future.cancel()  # the caller has gone: the batch skips the job
             raise
         finally:
             expiry.cancel()
 
+    def enqueue(self, job: Job) -> None:
+        """On the loop: ``job`` waits; an idle executor is given this model's batches (now, or after the extra wait)."""
+        with self.lock:
+            if len(self.waiting) >= self.queue_size:
+                raise QueueFull(f"{self.queue_size} requests already waiting")
+            self.waiting.append(job)
+            self.waiting_rows += len(job.latents)
+            if self.scheduled or (self.timer is not None and self.waiting_rows < self.max_batch):
+                return
+            if self.max_wait_s > 0 and self.timer is None and self.waiting_rows < self.max_batch:
+                self.timer = asyncio.get_running_loop().call_later(self.max_wait_s, self.wait_over)
+                return
+            self.scheduled = True
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+        try:
+            self.begin()
+        except RuntimeError:  # the executor has shut down (the service stopping)
+            with self.lock:
+                self.scheduled = False
+                self.waiting.remove(job)
+                self.waiting_rows -= len(job.latents)
+            raise Stopped("the service is stopping") from None
+
+    def wait_over(self) -> None:
+        self.timer = None
+        with self.lock:
+            if self.scheduled or not self.waiting:
+                return
+            self.scheduled = True
+        self.begin()
+
+    def begin(self) -> None:
+        """On the loop, with ``scheduled`` just set: the executor runs this model's batches."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.executor.submit(self.run_batch)
+
+    def take(self) -> list[Job]:
+        """Under the lock: the jobs of the next batch, oldest first (the first whatever its size, then as many as fit);
+        jobs whose callers have gone are dropped."""
+        jobs: list[Job] = []
+        rows = 0
+        while self.waiting:
+            job = self.waiting[0]
+            if job.future.done():  # cancelled, or expired (read across threads: at worst it is computed for nothing)
+                self.waiting.popleft()
+                self.waiting_rows -= len(job.latents)
+                continue
+            if jobs and rows + len(job.latents) > self.max_batch:
+                break
+            self.waiting.popleft()
+            self.waiting_rows -= len(job.latents)
+            job.started = True
+            jobs.append(job)
+            rows += len(job.latents)
+            if rows >= self.max_batch:
+                break
+        return jobs
+
+    def run_batch(self) -> None:
+        """On the executor: one batch of what waits, its answers handed to the loop; then this model's next batch goes
+        behind what else the executor has queued, or, with nothing waiting, the batcher is idle."""
+        with self.lock:
+            jobs = self.take()
+            if not jobs:
+                self.scheduled = False
+                return
+        try:
+            rows, answers = self.compute(jobs)
+            outcome: tuple[int, list[Any]] | Exception = (rows, answers)
+        except Exception as e:  # noqa: BLE001 - a failed batch fails its requests, never the batcher
+            outcome = e
+        try:
+            self.loop.call_soon_threadsafe(self.answer, jobs, outcome)
+        except RuntimeError:  # the loop has closed (the service is gone): nobody waits for these answers
+            pass
+        with self.lock:
+            if not self.waiting or self.stopped:
+                self.scheduled = False
+                return
+        try:
+            self.executor.submit(self.run_batch)
+        except RuntimeError:  # the executor has shut down
+            with self.lock:
+                self.scheduled = False
+
+    def answer(self, jobs: list[Job], outcome: tuple[int, list[Any]] | Exception) -> None:
+        """On the loop: a batch's answers reach their requests."""
+        if isinstance(outcome, Exception):
+            for j in jobs:
+                if not j.future.done():
+                    j.future.set_exception(outcome)
+            return
+        rows, answers = outcome
+        if self.on_batch and rows:
+            self.on_batch(rows)
+        for j, result in zip(jobs, answers, strict=True):
+            if j.future.done():
+                continue
+            if isinstance(result, Failed):
+                j.future.set_exception(result.error)
+            else:
+                j.future.set_result(result)
+
     def idle(self) -> bool:
-        return not self.busy and self.held is None and self.queue.empty() and self.alone()
+        return not self.scheduled and not self.waiting and self.alone()
 
     def run_inline(self, latents: Latents | ToDraw) -> np.ndarray:
-        self.busy = True
-        try:
-            images = self.forward(drawn(latents))
-        finally:
-            self.busy = False
+        images = self.forward(drawn(latents))
         if self.on_batch:
             self.on_batch(len(images))
         return images
 
     def expire(self, job: Job) -> None:
-        """A job still queued at its deadline fails with QueueTimeout and is skipped; one in a batch runs on."""
+        """A job still waiting at its deadline fails with QueueTimeout and is skipped; one in a batch runs on."""
         if not job.started and not job.future.done():
             job.future.set_exception(QueueTimeout(f"still queued after {self.queue_timeout_s:g} s"))
-
-    async def next_job(self, timeout: float | None = None) -> Job | None:
-        """The next job whose caller still waits, or None after ``timeout`` seconds."""
-        while True:
-            if timeout is None:
-                job = await self.queue.get()
-            elif timeout <= 0:
-                try:
-                    job = self.queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return None
-            else:
-                try:
-                    job = await asyncio.wait_for(self.queue.get(), timeout)
-                except TimeoutError:
-                    return None
-            if not job.future.done():
-                return job
-
-    async def next_batch(self) -> list[Job]:
-        loop = asyncio.get_running_loop()
-        held, self.held = self.held, None  # cleared before waiting: a held job whose caller left holds nothing up
-        first = held if held is not None and not held.future.done() else await self.next_job()
-        jobs, rows = [first], len(first.latents)
-        deadline = loop.time() + self.max_wait_s
-        while rows < self.max_batch:
-            job = await self.next_job(max(0.0, deadline - loop.time()))
-            if job is None:
-                break
-            if rows + len(job.latents) > self.max_batch:
-                self.held = job
-                break
-            jobs.append(job)
-            rows += len(job.latents)
-        for job in jobs:
-            job.started = True
-        return jobs
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            jobs = [j for j in await self.next_batch() if not j.future.done()]
-            if not jobs:
-                continue
-            self.busy = True
-            try:
-                rows, answers = await loop.run_in_executor(self.executor, self.compute, jobs)
-            except Exception as e:  # a failed batch fails its requests, never the batcher
-                for j in jobs:
-                    if not j.future.done():
-                        j.future.set_exception(e)
-                continue
-            finally:
-                self.busy = False
-            if self.on_batch and rows:
-                self.on_batch(rows)
-            for j, result in zip(jobs, answers, strict=True):
-                if j.future.done():
-                    continue
-                if isinstance(result, Failed):
-                    j.future.set_exception(result.error)
-                else:
-                    j.future.set_result(result)
 
     def compute(self, jobs: list[Job]) -> tuple[int, list[Any]]:
         """On the executor: the jobs' latents drawn where still to be, the batch's forward pass, then each job's

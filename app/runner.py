@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from app.batching import Finish, MicroBatcher, QueueFull, QueueTimeout, ToDraw
+from app.batching import Finish, MicroBatcher, ToDraw, Unavailable
 from app.config import Settings, backend_unavailable
 from app.errors import ApiError
 from models import Generator, Latents
@@ -188,10 +188,10 @@ class Runner:
     async def run(self, name: str, batcher: MicroBatcher, latents: Latents | ToDraw,
                   finish: Finish | None = None) -> Any:
         """The images of ``latents`` through the model's batcher (or ``finish`` of them, made on the torch thread right
-        after the forward pass); a full queue or a queue timeout is a 503."""
+        after the forward pass); a full queue, a queue timeout or a stopped batcher is a 503."""
         try:
             return await batcher.submit(latents, finish)
-        except (QueueFull, QueueTimeout) as e:
+        except Unavailable as e:
             retry = {"Retry-After": str(self.settings.retry_after_s)}
             raise ApiError(503, f"model {name!r} is busy ({e}); retry shortly", headers=retry) from None
 

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import io
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from app.batching import MicroBatcher, QueueFull, ToDraw
+from app.batching import MicroBatcher, QueueFull, Stopped, ToDraw, Unavailable
 from models import Latents
 
 pytestmark = pytest.mark.unit
@@ -79,18 +80,134 @@ def test_a_failed_forward_fails_its_requests_and_the_batcher_goes_on():
     assert run(main())[0, 0] == 2.0
 
 
+def blocking_forward(gate: threading.Event, calls: list[float]):
+    """A forward pass that waits for ``gate`` (set from the test) and records each batch's first value."""
+    def forward(lat: Latents) -> np.ndarray:
+        calls.append(float(lat.z[0, 0]))
+        gate.wait(5)
+        return lat.z.numpy().copy()
+    return forward
+
+
 def test_a_full_queue_refuses_at_once():
     async def main():
-        batcher = MicroBatcher(lambda lat: lat.z.numpy(), ThreadPoolExecutor(1), max_batch=8, max_wait_s=0,
-                               queue_size=2)  # not started: nothing drains the queue
-        waiting = [asyncio.ensure_future(batcher.submit(latents(1, 0.0))) for _ in range(2)]
+        gate, calls = threading.Event(), []
+        batcher = MicroBatcher(blocking_forward(gate, calls), ThreadPoolExecutor(1), max_batch=1, max_wait_s=0,
+                               queue_size=2)
+        batcher.start()
+        running = asyncio.ensure_future(batcher.submit(latents(1, 0.0)))
+        while not calls:  # the first job's batch is in its forward pass: the next ones wait
+            await asyncio.sleep(0.01)
+        waiting = [asyncio.ensure_future(batcher.submit(latents(1, float(i)))) for i in (1, 2)]
         await asyncio.sleep(0)
-        with pytest.raises(QueueFull):
-            await batcher.submit(latents(1, 0.0))
-        for w in waiting:
-            w.cancel()
+        with pytest.raises(QueueFull, match="2 requests already waiting"):
+            await batcher.submit(latents(1, 3.0))
+        gate.set()
+        return [float(r[0, 0]) for r in await asyncio.gather(running, *waiting)]
 
-    run(main())
+    assert run(main()) == [0.0, 1.0, 2.0]
+
+
+def test_the_next_batch_starts_on_the_executor_while_the_event_loop_is_busy():
+    """A batch's end starts the next one on the executor's thread, with what waits: no turn of the event loop in
+    between (the torch thread sat idle a third of the time waiting for the loop to hand it the next batch)."""
+    async def main():
+        gate, calls = threading.Event(), []
+        batcher = MicroBatcher(blocking_forward(gate, calls), ThreadPoolExecutor(1), max_batch=64, max_wait_s=0,
+                               queue_size=10)
+        batcher.start()
+        first = asyncio.ensure_future(batcher.submit(latents(1, 1.0)))
+        while not calls:
+            await asyncio.sleep(0.01)
+        rest = [asyncio.ensure_future(batcher.submit(latents(1, float(i)))) for i in (2, 3)]
+        await asyncio.sleep(0)  # both wait now
+        gate.set()
+        deadline = time.monotonic() + 5
+        while len(calls) < 2 and time.monotonic() < deadline:  # the loop's thread busy: no await in here
+            time.sleep(0.001)
+        started_while_busy = list(calls)
+        answers = await asyncio.gather(first, *rest)
+        return started_while_busy, [float(a[0, 0]) for a in answers]
+
+    started, answers = run(main())
+    assert started == [1.0, 2.0]  # the second batch (jobs 2 and 3 together) began while the loop was held
+    assert answers == [1.0, 2.0, 3.0]
+
+
+def test_a_batch_goes_behind_other_work_queued_on_the_executor():
+    """Two models share the torch thread: after each batch, what else was queued there runs before the next one."""
+    async def main():
+        order: list[str] = []
+        gate = threading.Event()
+
+        def forward(name):
+            def run_forward(lat: Latents) -> np.ndarray:
+                order.append(f"{name}{int(lat.z[0, 0])}")
+                gate.wait(5)
+                return lat.z.numpy().copy()
+            return run_forward
+
+        executor = ThreadPoolExecutor(1)
+        a = MicroBatcher(forward("a"), executor, max_batch=1, max_wait_s=0, queue_size=10)
+        b = MicroBatcher(forward("b"), executor, max_batch=1, max_wait_s=0, queue_size=10)
+        a.start(), b.start()
+        jobs = [asyncio.ensure_future(a.submit(latents(1, 0.0)))]
+        while not order:
+            await asyncio.sleep(0.01)
+        jobs += [asyncio.ensure_future(a.submit(latents(1, float(i)))) for i in (1, 2)]
+        jobs.append(asyncio.ensure_future(b.submit(latents(1, 0.0))))
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(*jobs)
+        return order
+
+    assert run(main()) == ["a0", "b0", "a1", "a2"]
+
+
+def test_with_the_executor_idle_a_job_waits_max_wait_for_others_to_join_it():
+    sizes: list[int] = []
+
+    async def main():
+        batcher = MicroBatcher(lambda lat: lat.z.numpy().copy(), ThreadPoolExecutor(1), max_batch=64,
+                               max_wait_s=0.2, queue_size=10, on_batch=sizes.append)
+        batcher.start()
+        first = asyncio.ensure_future(batcher.submit(latents(2, 1.0)))
+        await asyncio.sleep(0.02)
+        second = await batcher.submit(latents(3, 2.0))
+        return await first, second
+
+    first, second = run(main())
+    assert sizes == [5] and np.all(first == 1.0) and np.all(second == 2.0)
+
+
+def test_max_batch_rows_waiting_start_a_batch_without_the_extra_wait():
+    async def main():
+        batcher = MicroBatcher(lambda lat: lat.z.numpy().copy(), ThreadPoolExecutor(1), max_batch=4,
+                               max_wait_s=30, queue_size=10)
+        batcher.start()
+        return await asyncio.wait_for(asyncio.gather(*(batcher.submit(latents(2, 0.0)) for _ in range(2))), 5)
+
+    assert [r.shape for r in run(main())] == [(2, 3), (2, 3)]
+
+
+def test_stopping_fails_the_jobs_still_waiting_and_lets_the_running_batch_answer():
+    async def main():
+        gate, calls = threading.Event(), []
+        batcher = MicroBatcher(blocking_forward(gate, calls), ThreadPoolExecutor(1), max_batch=1, max_wait_s=0,
+                               queue_size=10)
+        batcher.start()
+        running = asyncio.ensure_future(batcher.submit(latents(1, 1.0)))
+        while not calls:
+            await asyncio.sleep(0.01)
+        waiting = asyncio.ensure_future(batcher.submit(latents(1, 2.0)))
+        await asyncio.sleep(0)
+        await batcher.stop()
+        gate.set()
+        return await asyncio.gather(running, waiting, return_exceptions=True), calls
+
+    (ran, stopped), calls = run(main())
+    assert np.all(ran == 1.0) and calls == [1.0]
+    assert isinstance(stopped, Stopped) and isinstance(stopped, Unavailable)
 
 
 def test_a_small_job_alone_runs_inline_and_a_crowd_is_batched():
@@ -140,9 +257,8 @@ def test_a_closed_batcher_still_answers_a_job_that_arrives_late():
     assert np.all(run(main()) == 5.0)
 
 
-def test_a_held_job_whose_caller_left_does_not_keep_the_batcher_from_closing():
-    """Found in review: a job held back from a full batch, its caller gone, kept ``held`` set while the batcher waited
-    for more work, so ``close`` never ended."""
+def test_a_waiting_job_whose_caller_left_does_not_keep_the_batcher_from_closing():
+    """Found in review: a job held back from a full batch, its caller gone, kept the batcher from closing."""
 
     async def main():
         permits = threading.Semaphore(0)
@@ -158,17 +274,17 @@ def test_a_held_job_whose_caller_left_does_not_keep_the_batcher_from_closing():
         second = asyncio.ensure_future(batcher.submit(latents(3, 2.0)))
         third = asyncio.ensure_future(batcher.submit(latents(3, 3.0)))
         await asyncio.sleep(0.05)
-        permits.release()  # the first batch ends; the next takes the second job and holds the third back (3 + 3 > 4)
+        permits.release()  # the first batch ends; the next takes the second job and leaves the third (3 + 3 > 4)
         await first
         await asyncio.sleep(0.05)
-        assert batcher.held is not None
-        third.cancel()  # its caller leaves while it is held
+        assert [len(j.latents) for j in batcher.waiting] == [3] and not batcher.waiting[0].started
+        third.cancel()  # its caller leaves while it waits
         permits.release()
         await second
         await asyncio.wait_for(batcher.close(), 5)
-        return batcher.held
+        return len(batcher.waiting), batcher.scheduled
 
-    assert run(main()) is None
+    assert run(main()) == (0, False)
 
 
 def test_each_jobs_finish_runs_on_the_executor_on_its_own_rows_and_a_failing_one_fails_alone():
