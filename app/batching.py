@@ -124,6 +124,7 @@ class MicroBatcher:
         self.stopped = True
         if self.timer is not None:
             self.timer.cancel()
+            self.timer = None
         with self.lock:
             left, self.waiting, self.waiting_rows = list(self.waiting), deque(), 0
         for job in left:
@@ -163,6 +164,8 @@ class MicroBatcher:
                 await asyncio.sleep(0)
             finally:
                 self.deciding -= 1
+            if self.stopped:  # stopped meanwhile: this request answers alone
+                return await self.submit_job(latents, finish)
             if self.idle() and not self.deciding:
                 images = self.run_inline(latents)
                 return images if finish is None else finish(images)
@@ -179,6 +182,8 @@ class MicroBatcher:
 
     def enqueue(self, job: Job) -> None:
         """On the loop: ``job`` waits; an idle executor is given this model's batches (now, or after the extra wait)."""
+        if self.loop is None:  # a batcher used before start()
+            self.loop = asyncio.get_running_loop()
         with self.lock:
             if len(self.waiting) >= self.queue_size:
                 raise QueueFull(f"{self.queue_size} requests already waiting")
@@ -190,8 +195,6 @@ class MicroBatcher:
                 self.timer = asyncio.get_running_loop().call_later(self.max_wait_s, self.wait_over)
                 return
             self.scheduled = True
-        if self.loop is None:
-            self.loop = asyncio.get_running_loop()
         try:
             self.begin()
         except RuntimeError:  # the executor has shut down (the service stopping)
@@ -223,7 +226,7 @@ class MicroBatcher:
         rows = 0
         while self.waiting:
             job = self.waiting[0]
-            if job.future.done():  # cancelled, or expired (read across threads: at worst it is computed for nothing)
+            if job.started or job.future.done():  # expired, or cancelled (read across threads: computed for nothing)
                 self.waiting.popleft()
                 self.waiting_rows -= len(job.latents)
                 continue
@@ -273,8 +276,6 @@ class MicroBatcher:
                     j.future.set_exception(outcome)
             return
         rows, answers = outcome
-        if self.on_batch and rows:
-            self.on_batch(rows)
         for j, result in zip(jobs, answers, strict=True):
             if j.future.done():
                 continue
@@ -282,6 +283,8 @@ class MicroBatcher:
                 j.future.set_exception(result.error)
             else:
                 j.future.set_result(result)
+        if self.on_batch and rows:  # after the answers: a failing callback leaves no request waiting
+            self.on_batch(rows)
 
     def idle(self) -> bool:
         return not self.scheduled and not self.waiting and self.alone()
@@ -294,8 +297,11 @@ class MicroBatcher:
 
     def expire(self, job: Job) -> None:
         """A job still waiting at its deadline fails with QueueTimeout and is skipped; one in a batch runs on."""
-        if not job.started and not job.future.done():
-            job.future.set_exception(QueueTimeout(f"still queued after {self.queue_timeout_s:g} s"))
+        with self.lock:  # not while the torch thread takes it into a batch
+            if job.started or job.future.done():
+                return
+            job.started = True  # so that no batch takes it now
+        job.future.set_exception(QueueTimeout(f"still queued after {self.queue_timeout_s:g} s"))
 
     def compute(self, jobs: list[Job]) -> tuple[int, list[Any]]:
         """On the executor: the jobs' latents drawn where still to be, the batch's forward pass, then each job's

@@ -353,3 +353,38 @@ def test_a_generate_answer_is_the_same_whether_its_latents_are_drawn_before_or_w
     for image, pixels in zip(as_json, as_npy, strict=True):
         decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(image["png"]))))
         assert np.array_equal(decoded, pixels[:, :, 0])
+
+
+def test_a_request_deciding_whether_to_run_inline_when_the_batcher_stops_is_answered_alone():
+    """Found in review: stopping left a cancelled extra-wait timer recorded, and a request that had been deciding
+    whether to run inline then queued behind that timer, which never fired, until its queue timeout."""
+    alone = {"value": True}
+
+    async def main():
+        batcher = MicroBatcher(lambda lat: lat.z.numpy().copy(), ThreadPoolExecutor(1), max_batch=64, max_wait_s=30,
+                               queue_size=10, queue_timeout_s=10, inline_rows=8, alone=lambda: alone["value"])
+        batcher.start()
+        deciding = asyncio.ensure_future(batcher.submit(latents(1, 1.0)))
+        await asyncio.sleep(0)  # it looks whether it may run inline
+        large = asyncio.ensure_future(batcher.submit(latents(9, 2.0)))  # waits for the extra wait's timer
+        await asyncio.sleep(0)
+        await batcher.stop()
+        alone["value"] = False
+        answer = await asyncio.wait_for(deciding, 5)
+        return answer, await asyncio.gather(large, return_exceptions=True)
+
+    answer, (large,) = run(main())
+    assert np.all(answer == 1.0) and isinstance(large, Stopped)
+
+
+def test_a_failing_batch_callback_still_lets_every_request_have_its_answer():
+    def on_batch(rows: int) -> None:
+        raise RuntimeError("metrics broke")
+
+    async def main():
+        batcher = MicroBatcher(lambda lat: lat.z.numpy().copy(), ThreadPoolExecutor(1), max_batch=64, max_wait_s=0,
+                               queue_size=10, on_batch=on_batch)
+        batcher.start()
+        return await asyncio.wait_for(asyncio.gather(*(batcher.submit(latents(1, float(i))) for i in range(3))), 5)
+
+    assert [float(r[0, 0]) for r in run(main())] == [0.0, 1.0, 2.0]
