@@ -58,7 +58,7 @@ def keep_freed_memory(mmap_threshold: int = 256 << 20, trim_threshold: int = 1 <
     free memory. A 256-image batch allocates tens of MB of activations; by default glibc unmaps them when freed, so
     every batch pays for page faults on fresh memory (InfoGAN, 256 images: ~9,000 minor faults and 30-35 ms a forward
     pass; with this, a few hundred and 23 ms: ``python -m bench.runtime_bench``; in some processes a 40 MB block
-    still faults a quarter of its pages in again, tests/models/test_runtime.py). The same as
+    still faults a tenth to 60% of its pages in again, tests/models/test_runtime.py). The same as
     ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``, set from inside the process. Returns False where the
     C library is not glibc."""
     import ctypes
