@@ -189,10 +189,11 @@ class MicroBatcher:
                 raise QueueFull(f"{self.queue_size} requests already waiting")
             self.waiting.append(job)
             self.waiting_rows += len(job.latents)
-            if self.scheduled or (self.timer is not None and self.waiting_rows < self.max_batch):
+            if self.scheduled:
                 return
-            if self.max_wait_s > 0 and self.timer is None and self.waiting_rows < self.max_batch:
-                self.timer = asyncio.get_running_loop().call_later(self.max_wait_s, self.wait_over)
+            if self.max_wait_s > 0 and self.waiting_rows < self.max_batch:  # the extra wait, begun by the first job
+                if self.timer is None:
+                    self.timer = self.loop.call_later(self.max_wait_s, self.wait_over)
                 return
             self.scheduled = True
         try:
@@ -226,14 +227,13 @@ class MicroBatcher:
         rows = 0
         while self.waiting:
             job = self.waiting[0]
-            if job.started or job.future.done():  # expired, or cancelled (read across threads: computed for nothing)
-                self.waiting.popleft()
-                self.waiting_rows -= len(job.latents)
-                continue
-            if jobs and rows + len(job.latents) > self.max_batch:
+            gone = job.started or job.future.done()  # expired, or cancelled (read across threads: computed for nothing)
+            if not gone and jobs and rows + len(job.latents) > self.max_batch:
                 break
             self.waiting.popleft()
             self.waiting_rows -= len(job.latents)
+            if gone:
+                continue
             job.started = True
             jobs.append(job)
             rows += len(job.latents)
@@ -259,7 +259,7 @@ class MicroBatcher:
         except RuntimeError:  # the loop has closed (the service is gone): nobody waits for these answers
             pass
         with self.lock:
-            if not self.waiting or self.stopped:
+            if not self.waiting:  # stop() empties it too
                 self.scheduled = False
                 return
         try:

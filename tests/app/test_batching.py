@@ -8,6 +8,7 @@ import io
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -80,30 +81,42 @@ def test_a_failed_forward_fails_its_requests_and_the_batcher_goes_on():
     assert run(main())[0, 0] == 2.0
 
 
-def blocking_forward(gate: threading.Event, calls: list[float]):
-    """A forward pass that waits for ``gate`` (set from the test) and records each batch's first value."""
+@dataclass
+class Running:
+    """A batcher whose first batch (one job) is in its forward pass, held there until ``gate`` is set; ``calls`` has
+    each batch's first value as its forward pass starts."""
+
+    batcher: MicroBatcher
+    first: asyncio.Future
+    gate: threading.Event
+    calls: list[float]
+
+
+async def a_running_batch(first: float, max_batch: int, queue_size: int) -> Running:
+    gate, calls = threading.Event(), []
+
     def forward(lat: Latents) -> np.ndarray:
         calls.append(float(lat.z[0, 0]))
         gate.wait(5)
         return lat.z.numpy().copy()
-    return forward
+
+    batcher = MicroBatcher(forward, ThreadPoolExecutor(1), max_batch=max_batch, max_wait_s=0, queue_size=queue_size)
+    batcher.start()
+    job = asyncio.ensure_future(batcher.submit(latents(1, first)))
+    while not calls:  # the first job's batch is in its forward pass: the next ones wait
+        await asyncio.sleep(0.01)
+    return Running(batcher, job, gate, calls)
 
 
 def test_a_full_queue_refuses_at_once():
     async def main():
-        gate, calls = threading.Event(), []
-        batcher = MicroBatcher(blocking_forward(gate, calls), ThreadPoolExecutor(1), max_batch=1, max_wait_s=0,
-                               queue_size=2)
-        batcher.start()
-        running = asyncio.ensure_future(batcher.submit(latents(1, 0.0)))
-        while not calls:  # the first job's batch is in its forward pass: the next ones wait
-            await asyncio.sleep(0.01)
-        waiting = [asyncio.ensure_future(batcher.submit(latents(1, float(i)))) for i in (1, 2)]
+        running = await a_running_batch(0.0, max_batch=1, queue_size=2)
+        waiting = [asyncio.ensure_future(running.batcher.submit(latents(1, float(i)))) for i in (1, 2)]
         await asyncio.sleep(0)
         with pytest.raises(QueueFull, match="2 requests already waiting"):
-            await batcher.submit(latents(1, 3.0))
-        gate.set()
-        return [float(r[0, 0]) for r in await asyncio.gather(running, *waiting)]
+            await running.batcher.submit(latents(1, 3.0))
+        running.gate.set()
+        return [float(r[0, 0]) for r in await asyncio.gather(running.first, *waiting)]
 
     assert run(main()) == [0.0, 1.0, 2.0]
 
@@ -112,21 +125,15 @@ def test_the_next_batch_starts_on_the_executor_while_the_event_loop_is_busy():
     """A batch's end starts the next one on the executor's thread, with what waits: no turn of the event loop in
     between (the torch thread sat idle a third of the time waiting for the loop to hand it the next batch)."""
     async def main():
-        gate, calls = threading.Event(), []
-        batcher = MicroBatcher(blocking_forward(gate, calls), ThreadPoolExecutor(1), max_batch=64, max_wait_s=0,
-                               queue_size=10)
-        batcher.start()
-        first = asyncio.ensure_future(batcher.submit(latents(1, 1.0)))
-        while not calls:
-            await asyncio.sleep(0.01)
-        rest = [asyncio.ensure_future(batcher.submit(latents(1, float(i)))) for i in (2, 3)]
+        running = await a_running_batch(1.0, max_batch=64, queue_size=10)
+        rest = [asyncio.ensure_future(running.batcher.submit(latents(1, float(i)))) for i in (2, 3)]
         await asyncio.sleep(0)  # both wait now
-        gate.set()
+        running.gate.set()
         deadline = time.monotonic() + 5
-        while len(calls) < 2 and time.monotonic() < deadline:  # the loop's thread busy: no await in here
+        while len(running.calls) < 2 and time.monotonic() < deadline:  # the loop's thread busy: no await in here
             time.sleep(0.001)
-        started_while_busy = list(calls)
-        answers = await asyncio.gather(first, *rest)
+        started_while_busy = list(running.calls)
+        answers = await asyncio.gather(running.first, *rest)
         return started_while_busy, [float(a[0, 0]) for a in answers]
 
     started, answers = run(main())
@@ -192,18 +199,12 @@ def test_max_batch_rows_waiting_start_a_batch_without_the_extra_wait():
 
 def test_stopping_fails_the_jobs_still_waiting_and_lets_the_running_batch_answer():
     async def main():
-        gate, calls = threading.Event(), []
-        batcher = MicroBatcher(blocking_forward(gate, calls), ThreadPoolExecutor(1), max_batch=1, max_wait_s=0,
-                               queue_size=10)
-        batcher.start()
-        running = asyncio.ensure_future(batcher.submit(latents(1, 1.0)))
-        while not calls:
-            await asyncio.sleep(0.01)
-        waiting = asyncio.ensure_future(batcher.submit(latents(1, 2.0)))
+        running = await a_running_batch(1.0, max_batch=1, queue_size=10)
+        waiting = asyncio.ensure_future(running.batcher.submit(latents(1, 2.0)))
         await asyncio.sleep(0)
-        await batcher.stop()
-        gate.set()
-        return await asyncio.gather(running, waiting, return_exceptions=True), calls
+        await running.batcher.stop()
+        running.gate.set()
+        return await asyncio.gather(running.first, waiting, return_exceptions=True), running.calls
 
     (ran, stopped), calls = run(main())
     assert np.all(ran == 1.0) and calls == [1.0]
